@@ -1,0 +1,1 @@
+"""Public-services hub kernel shared by every front end and worker."""

@@ -1,0 +1,60 @@
+"""Process settings, read once from the environment (prefix ``HUB_``) in each entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SyncSettings(BaseModel):
+    """Change-capture sync (``HUB_SYNC__…``)."""
+
+    batch_size: int = Field(2000, ge=1, description="changes applied per query-store transaction")
+    idle_wait_seconds: float = Field(1.0, gt=0, description="longest wait for a NOTIFY before polling")
+    lag_alarm_seconds: float = Field(5.0, gt=0, description="lag above which /healthz reports an alarm")
+    prune_after_hours: float = Field(72.0, gt=0, description="applied changes older than this are pruned")
+    embedded: bool = Field(True, description="run the sync worker inside the web process")
+
+
+class Settings(BaseSettings):
+    """All settings of a hub process.
+
+    The database URLs are PostgreSQL URLs (``postgresql://…``). When none is given, the demo starts an
+    embedded PostgreSQL and Redis under ``var_dir``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="HUB_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    var_dir: Path = Path("var")
+    core_db_url: str | None = None
+    hub_db_url: str | None = None
+    query_db_url: str | None = None
+    redis_url: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "INFO"
+    sync: SyncSettings = SyncSettings()
+
+    @model_validator(mode="after")
+    def _urls_all_or_none(self) -> Settings:
+        urls = [self.core_db_url, self.hub_db_url, self.query_db_url]
+        if any(urls) and not all(urls):
+            raise ValueError("set all of HUB_CORE_DB_URL, HUB_HUB_DB_URL and HUB_QUERY_DB_URL, or none")
+        if self.environment == "production" and not all(urls):
+            raise ValueError("production needs explicit database URLs; nothing embedded runs there")
+        return self
+
+    @property
+    def embedded_databases(self) -> bool:
+        return self.core_db_url is None
+
+
+def load() -> Settings:
+    """Read settings from the environment; call once per process, in its entry point."""
+    return Settings()

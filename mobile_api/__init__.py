@@ -1,0 +1,1 @@
+"""mobile_api package (filled by its issue)."""

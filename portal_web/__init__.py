@@ -1,0 +1,1 @@
+"""portal_web package (filled by its issue)."""

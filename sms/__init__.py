@@ -1,0 +1,1 @@
+"""sms package (filled by its issue)."""

@@ -1,0 +1,58 @@
+"""Shared fixtures: real PostgreSQL and Redis (the machine's servers, or embedded ones), never stand-ins."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.fixtures.servers import Servers, find_servers
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    found = find_servers(tmp_path_factory.mktemp("embedded"))
+    yield found
+    found.close()
+
+
+@pytest.fixture(scope="session")
+def templates(servers: Servers) -> dict[str, str]:
+    """Template databases (migrated once per worker) that each test clones."""
+    from core import db as core_db
+    from hub import migrations, pg
+
+    suffix = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    names = {"core": f"tpl_core_{suffix}", "query": f"tpl_query_{suffix}"}
+    for name in names.values():
+        pg.drop_database(servers.pg_url(name))
+    core_db.init(servers.pg_url(names["core"]))
+    migrations.upgrade("query", servers.pg_url(names["query"]))
+    return names
+
+
+class Databases:
+    def __init__(self, servers: Servers, core: str, query: str) -> None:
+        self.core_url = servers.pg_url(core)
+        self.query_url = servers.pg_url(query)
+
+
+@pytest.fixture
+def dbs(servers: Servers, templates: dict[str, str]) -> Iterator[Databases]:
+    """A fresh core database and query store for one test, dropped afterwards."""
+    from hub import pg
+
+    tag = uuid.uuid4().hex[:10]
+    names = {"core": f"t_core_{tag}", "query": f"t_query_{tag}"}
+    with psycopg.connect(pg.libpq(servers.pg_url("postgres")), autocommit=True) as admin:
+        for kind, name in names.items():
+            admin.execute(f'create database "{name}" template "{templates[kind]}"')
+    yield Databases(servers, names["core"], names["query"])
+    for name in names.values():
+        pg.drop_database(servers.pg_url(name))
