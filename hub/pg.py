@@ -40,8 +40,10 @@ def drop_database(url: str) -> None:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
-def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
-    conn = psycopg.connect(libpq(url), autocommit=autocommit)
+def connect(
+    url: str, *, autocommit: bool = False, application_name: str = "hub"
+) -> psycopg.Connection[tuple[object, ...]]:
+    conn = psycopg.connect(libpq(url), autocommit=autocommit, application_name=application_name)
     # Canonical text forms, so that checksums computed on two servers agree.
     conn.execute("set datestyle = 'ISO, YMD'; set timezone = 'UTC'; set extra_float_digits = 3")
     if not autocommit:

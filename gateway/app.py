@@ -1,0 +1,100 @@
+"""The ASGI application factory: the one door every channel comes through."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+
+from hub import pg
+from hub.runtime import Endpoints
+from hub.settings import Settings
+from sync.worker import SyncWorker, read_status
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
+    """Build the app for ``settings``; the sync worker runs inside it when ``settings.sync.embedded``."""
+    registry = CollectorRegistry()
+    lag_gauge = Gauge("hub_sync_lag_seconds", "Age of the oldest committed core change not yet applied", registry=registry)
+    pending_gauge = Gauge("hub_sync_pending_changes", "Committed core changes not yet applied", registry=registry)
+    applied_gauge = Gauge("hub_sync_applied_changes", "Core changes applied since the last backfill", registry=registry)
+    fault_gauge = Gauge("hub_sync_fault", "1 while the sync worker is stopped by a bad change", registry=registry)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        thread: threading.Thread | None = None
+        if settings.sync.embedded:
+            worker = SyncWorker(
+                endpoints.core_db_url,
+                endpoints.query_db_url,
+                batch_size=settings.sync.batch_size,
+                idle_wait=settings.sync.idle_wait_seconds,
+                lag_alarm=settings.sync.lag_alarm_seconds,
+                prune_after_hours=settings.sync.prune_after_hours,
+            )
+            thread = threading.Thread(target=worker.run, args=(stop,), name="sync", daemon=True)
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join(timeout=10)
+
+    app = FastAPI(title="机关事业单位养老保险公共服务平台", version="0.1.0", lifespan=lifespan)
+
+    def sync_status() -> dict[str, Any]:
+        with pg.connect(endpoints.core_db_url, autocommit=True) as core, pg.connect(endpoints.query_db_url) as store:
+            status = read_status(core, store, settings.sync.lag_alarm_seconds)
+        cp = status.checkpoint
+        lag_gauge.set(status.lag_seconds)
+        pending_gauge.set(status.pending)
+        applied_gauge.set(cp.applied_changes if cp else 0)
+        fault_gauge.set(1 if status.fault else 0)
+        return {
+            "position": {
+                "snapshot": cp.prev_snapshot,
+                "round_snapshot": cp.cur_snapshot,
+                "applied_changes": cp.applied_changes,
+                "last_change_id": cp.last_change_id,
+                "applied_at": cp.applied_at.isoformat() if cp.applied_at else None,
+            }
+            if cp
+            else None,
+            "pending_changes": status.pending,
+            "lag_seconds": round(status.lag_seconds, 3),
+            "alarm": status.alarm,
+            "fault": {"change_id": status.fault[0], "reason": status.fault[1]} if status.fault else None,
+        }
+
+    @app.get("/healthz", tags=["运维"])
+    def healthz() -> JSONResponse:
+        """Liveness and sync state: position, lag and any fault of the sync worker."""
+        try:
+            sync = sync_status()
+        except Exception as exc:  # a database is down: report it, never raise from a health check
+            log.warning("health check failed: %s", type(exc).__name__)
+            return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
+        return JSONResponse({"status": "degraded" if sync["alarm"] else "ok", "sync": sync})
+
+    @app.get("/metrics", tags=["运维"], include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        """Prometheus metrics."""
+        try:
+            sync_status()
+        except Exception:  # metrics keep their last values when a database is down
+            log.warning("metrics: sync status unavailable")
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.state.settings = settings
+    app.state.endpoints = endpoints
+    return app

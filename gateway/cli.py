@@ -1,0 +1,300 @@
+"""The ``hub`` command line: demo, core, database and sync operations.
+
+Anything that takes more than a second shows a rich progress bar.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hub import settings as settings_mod
+from hub.runtime import Endpoints, resolve
+
+app = typer.Typer(help="机关事业单位养老保险公共服务平台 (pension hub) command line", no_args_is_help=True)
+core_app = typer.Typer(help="The reference core system", no_args_is_help=True)
+sync_app = typer.Typer(help="Change-capture sync into the query store", no_args_is_help=True)
+db_app = typer.Typer(help="The hub's own databases", no_args_is_help=True)
+app.add_typer(core_app, name="core")
+app.add_typer(sync_app, name="sync")
+app.add_typer(db_app, name="db")
+
+console = Console()
+
+DEMO_PERSONS = 2000
+
+
+@contextmanager
+def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar; yields a ``progress(stage, done, total)`` callback with one task per stage."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=max(total, 1))
+            bar.update(tasks[stage], completed=done, total=max(total, done, 1))
+
+        yield update
+
+
+def _endpoints() -> tuple[settings_mod.Settings, Endpoints]:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = settings_mod.load()
+    return settings, resolve(settings)
+
+
+# core ------------------------------------------------------------------------------------------
+@core_app.command("init")
+def core_init(reset: Annotated[bool, typer.Option(help="drop and recreate the core schema")] = False) -> None:
+    """Create the core database schema."""
+    from core import db as core_db
+
+    _, ep = _endpoints()
+    core_db.init(ep.core_db_url, reset=reset)
+    console.print("核心库已就绪")
+
+
+@core_app.command("seed")
+def core_seed(
+    persons: Annotated[int, typer.Option(help="insured persons to generate")] = DEMO_PERSONS,
+    years: Annotated[int, typer.Option(help="years of monthly contribution history")] = 10,
+    units: Annotated[int | None, typer.Option(help="units (default persons/40)")] = None,
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same province)")] = 20261127,
+    reset: Annotated[bool, typer.Option(help="recreate the core schema first")] = True,
+) -> None:
+    """Generate a deterministic demo province in the core database."""
+    from core import db as core_db
+    from core import seed as core_seed_mod
+
+    _, ep = _endpoints()
+    core_db.init(ep.core_db_url, reset=reset)
+    started = time.monotonic()
+    with progress_bar() as progress:
+        counts = core_seed_mod.seed(
+            ep.core_db_url, persons=persons, units=units, years=years, rng_seed=seed, progress=progress
+        )
+    table = Table("table", "rows")
+    for name, n in counts.items():
+        table.add_row(name, f"{n:,}")
+    console.print(table)
+    console.print(f"用时 {time.monotonic() - started:.1f} 秒")
+
+
+# db --------------------------------------------------------------------------------------------
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the hub database and the query store to the newest schema (alembic)."""
+    from hub import migrations
+
+    _, ep = _endpoints()
+    migrations.upgrade("hubdb", ep.hub_db_url)
+    migrations.upgrade("query", ep.query_db_url)
+    console.print("数据库结构已是最新")
+
+
+# sync ------------------------------------------------------------------------------------------
+@sync_app.command("backfill")
+def sync_backfill() -> None:
+    """Rebuild every read model from the core (streaming), then continue incrementally from there."""
+    from hub import migrations
+    from sync.backfill import backfill
+
+    _, ep = _endpoints()
+    migrations.upgrade("query", ep.query_db_url)
+    started = time.monotonic()
+    with progress_bar() as progress:
+        counts = backfill(ep.core_db_url, ep.query_db_url, progress)
+    total = sum(counts.values())
+    elapsed = time.monotonic() - started
+    console.print(f"已重建 {len(counts)} 个读模型，共 {total:,} 行，用时 {elapsed:.1f} 秒")
+
+
+@sync_app.command("init")
+def sync_init(
+    from_start: Annotated[bool, typer.Option(help="start at the beginning of the change log")] = False,
+) -> None:
+    """Set the feed position without copying data (the store must already match the core)."""
+    from hub import migrations, pg
+    from sync import apply, feed
+    from sync.worker import FEED
+
+    _, ep = _endpoints()
+    migrations.upgrade("query", ep.query_db_url)
+    with pg.connect(ep.core_db_url, autocommit=True) as core, pg.connect(ep.query_db_url) as store:
+        snapshot = feed.EMPTY_SNAPSHOT if from_start else feed.current_snapshot(core)
+        apply.init_checkpoint(store, FEED, snapshot)
+        store.commit()
+    console.print(f"同步位置已设为 {snapshot}")
+
+
+@sync_app.command("run")
+def sync_run() -> None:
+    """Run the sync worker until interrupted (SIGINT or SIGTERM)."""
+    from sync.worker import SyncWorker
+
+    settings, ep = _endpoints()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    worker = SyncWorker(
+        ep.core_db_url,
+        ep.query_db_url,
+        batch_size=settings.sync.batch_size,
+        idle_wait=settings.sync.idle_wait_seconds,
+        lag_alarm=settings.sync.lag_alarm_seconds,
+        prune_after_hours=settings.sync.prune_after_hours,
+    )
+    worker.run(stop)
+
+
+@sync_app.command("status")
+def sync_status() -> None:
+    """Print the sync position, pending changes, lag and any fault as JSON."""
+    from hub import pg
+    from sync.worker import read_status
+
+    settings, ep = _endpoints()
+    with pg.connect(ep.core_db_url, autocommit=True) as core, pg.connect(ep.query_db_url) as store:
+        st = read_status(core, store, settings.sync.lag_alarm_seconds)
+    cp = st.checkpoint
+    print(
+        json.dumps(
+            {
+                "snapshot": cp.prev_snapshot if cp else None,
+                "applied_changes": cp.applied_changes if cp else 0,
+                "pending": st.pending,
+                "lag_seconds": st.lag_seconds,
+                "fault": st.fault,
+                "alarm": st.alarm,
+            },
+            ensure_ascii=False,
+        )
+    )
+
+
+@sync_app.command("verify")
+def sync_verify(
+    repair: Annotated[bool, typer.Option(help="rewrite differing keys from the core")] = False,
+    show: Annotated[int, typer.Option(help="differing keys to list per model")] = 10,
+) -> None:
+    """Compare every read model with the core by counts and checksums; exit 0 only when all are equal."""
+    from sync.verify import verify
+
+    _, ep = _endpoints()
+    with progress_bar() as progress:
+        reports = verify(ep.core_db_url, ep.query_db_url, repair=repair, progress=progress)
+    table = Table("read model", "core rows", "store rows", "missing", "extra", "differing", "repaired", "equal")
+    for r in reports:
+        table.add_row(
+            r.name,
+            f"{r.core_rows:,}",
+            f"{r.store_rows:,}",
+            str(len(r.missing)),
+            str(len(r.extra)),
+            str(len(r.differing)),
+            str(r.repaired),
+            "是" if r.equal else "否",
+        )
+    console.print(table)
+    for r in reports:
+        for label, keys in (("missing", r.missing), ("extra", r.extra), ("differing", r.differing)):
+            if keys:
+                console.print(f"{r.name} {label}: {', '.join(keys[:show])}{' …' if len(keys) > show else ''}")
+    unequal = [r for r in reports if not r.equal and not r.repaired]
+    if unequal:
+        raise typer.Exit(1)
+    if any(r.repaired for r in reports):
+        # repaired now; verify again to prove it
+        again = verify(ep.core_db_url, ep.query_db_url)
+        if not all(r.equal for r in again):
+            raise typer.Exit(1)
+
+
+# demo and web ----------------------------------------------------------------------------------
+@app.command("serve")
+def serve() -> None:
+    """Serve the web process (gateway) on the configured host and port."""
+    import uvicorn
+
+    from gateway.app import create_app
+
+    settings, ep = _endpoints()
+    try:
+        uvicorn.run(create_app(settings, ep), host=settings.http_host, port=settings.http_port, log_level="info")
+    finally:
+        ep.stop()
+
+
+@app.command("demo")
+def demo(
+    persons: Annotated[int, typer.Option(help="size of the demo province")] = DEMO_PERSONS,
+) -> None:
+    """Set up everything (embedded PostgreSQL and Redis unless configured), seed, sync and serve."""
+    import uvicorn
+
+    from core import db as core_db
+    from core import seed as core_seed_mod
+    from gateway.app import create_app
+    from hub import migrations, pg
+    from sync import apply
+    from sync.backfill import backfill
+    from sync.worker import FEED
+
+    settings, ep = _endpoints()
+    try:
+        console.print("[bold]1/4[/] 准备数据库 …")
+        core_db.init(ep.core_db_url)
+        migrations.upgrade("hubdb", ep.hub_db_url)
+        migrations.upgrade("query", ep.query_db_url)
+        with pg.connect(ep.core_db_url) as core:
+            seeded = core.execute("select exists (select 1 from core.ac01)").fetchone()
+        if not (seeded and seeded[0]):
+            console.print(f"[bold]2/4[/] 生成演示数据（{persons:,} 名参保人）…")
+            with progress_bar() as progress:
+                core_seed_mod.seed(ep.core_db_url, persons=persons, progress=progress)
+        else:
+            console.print("[bold]2/4[/] 演示数据已存在，跳过生成")
+        with pg.connect(ep.query_db_url) as store:
+            has_checkpoint = apply.load_checkpoint(store, FEED) is not None
+        if not has_checkpoint:
+            console.print("[bold]3/4[/] 初始化查询库 …")
+            with progress_bar() as progress:
+                backfill(ep.core_db_url, ep.query_db_url, progress)
+        else:
+            console.print("[bold]3/4[/] 查询库已初始化，由同步进程增量追赶")
+        url = f"http://{settings.http_host}:{settings.http_port}"
+        console.print(f"[bold]4/4[/] 启动服务：{url}")
+        console.print(f"  健康检查  {url}/healthz")
+        console.print(f"  接口文档  {url}/docs")
+        console.print("  演示账号  （统一认证上线后在此列出）")
+        console.print("按 Ctrl-C 停止全部服务。")
+        uvicorn.run(create_app(settings, ep), host=settings.http_host, port=settings.http_port, log_level="info")
+    finally:
+        ep.stop()
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
