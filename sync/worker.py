@@ -73,14 +73,14 @@ class SyncWorker:
 
     # connections -------------------------------------------------------------------------
     def connect(self) -> None:
-        self._core = pg.connect(self.core_url, autocommit=True)
-        self._store = pg.connect(self.store_url)
+        self._core = pg.connect(self.core_url, autocommit=True, application_name="hub-sync")
+        self._store = pg.connect(self.store_url, application_name="hub-sync")
         row = self._store.execute("select pg_try_advisory_lock(%s)", (WRITER_LOCK,)).fetchone()
         self._store.commit()
         if not row or not row[0]:
             self.close()
             raise AnotherWriter("另一个同步进程正在写入查询库")
-        self._listen = pg.connect(self.core_url, autocommit=True)
+        self._listen = pg.connect(self.core_url, autocommit=True, application_name="hub-sync-listen")
         self._listen.execute("listen core_changes")
 
     def close(self) -> None:
