@@ -23,10 +23,18 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
     """Build the app for ``settings``; the sync worker runs inside it when ``settings.sync.embedded``."""
     registry = CollectorRegistry()
-    lag_gauge = Gauge("hub_sync_lag_seconds", "Age of the oldest committed core change not yet applied", registry=registry)
-    pending_gauge = Gauge("hub_sync_pending_changes", "Committed core changes not yet applied", registry=registry)
-    applied_gauge = Gauge("hub_sync_applied_changes", "Core changes applied since the last backfill", registry=registry)
-    fault_gauge = Gauge("hub_sync_fault", "1 while the sync worker is stopped by a bad change", registry=registry)
+    lag_gauge = Gauge(
+        "hub_sync_lag_seconds", "Age of the oldest committed core change not yet applied", registry=registry
+    )
+    pending_gauge = Gauge(
+        "hub_sync_pending_changes", "Committed core changes not yet applied", registry=registry
+    )
+    applied_gauge = Gauge(
+        "hub_sync_applied_changes", "Core changes applied since the last backfill", registry=registry
+    )
+    fault_gauge = Gauge(
+        "hub_sync_fault", "1 while the sync worker is stopped by a bad change", registry=registry
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,7 +61,10 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
     app = FastAPI(title="机关事业单位养老保险公共服务平台", version="0.1.0", lifespan=lifespan)
 
     def sync_status() -> dict[str, Any]:
-        with pg.connect(endpoints.core_db_url, autocommit=True) as core, pg.connect(endpoints.query_db_url) as store:
+        with (
+            pg.connect(endpoints.core_db_url, autocommit=True) as core,
+            pg.connect(endpoints.query_db_url) as store,
+        ):
             status = read_status(core, store, settings.sync.lag_alarm_seconds)
         cp = status.checkpoint
         lag_gauge.set(status.lag_seconds)

@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from hub import settings as settings_mod
@@ -47,7 +47,7 @@ def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
         console=console,
         transient=False,
     ) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
@@ -203,7 +203,9 @@ def sync_verify(
     _, ep = _endpoints()
     with progress_bar() as progress:
         reports = verify(ep.core_db_url, ep.query_db_url, repair=repair, progress=progress)
-    table = Table("read model", "core rows", "store rows", "missing", "extra", "differing", "repaired", "equal")
+    table = Table(
+        "read model", "core rows", "store rows", "missing", "extra", "differing", "repaired", "equal"
+    )
     for r in reports:
         table.add_row(
             r.name,
@@ -240,7 +242,9 @@ def serve() -> None:
 
     settings, ep = _endpoints()
     try:
-        uvicorn.run(create_app(settings, ep), host=settings.http_host, port=settings.http_port, log_level="info")
+        uvicorn.run(
+            create_app(settings, ep), host=settings.http_host, port=settings.http_port, log_level="info"
+        )
     finally:
         ep.stop()
 
@@ -288,7 +292,9 @@ def demo(
         console.print(f"  接口文档  {url}/docs")
         console.print("  演示账号  （统一认证上线后在此列出）")
         console.print("按 Ctrl-C 停止全部服务。")
-        uvicorn.run(create_app(settings, ep), host=settings.http_host, port=settings.http_port, log_level="info")
+        uvicorn.run(
+            create_app(settings, ep), host=settings.http_host, port=settings.http_port, log_level="info"
+        )
     finally:
         ep.stop()
 

