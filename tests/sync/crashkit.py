@@ -119,14 +119,27 @@ class Burst:
                     self.written += made
 
     @staticmethod
-    def _one(conn: psycopg.Connection[Any], rnd: random.Random, persons: list[int], details: list[int],
-             next_person: int, next_detail: int) -> int:
+    def _one(
+        conn: psycopg.Connection[Any],
+        rnd: random.Random,
+        persons: list[int],
+        details: list[int],
+        next_person: int,
+        next_detail: int,
+    ) -> int:
         roll = rnd.random()
         if roll < 0.15 or not persons:
             conn.execute(
                 "insert into core.ac01 (aac001, aac002, aac003, aac004, aac006, aac007, aac067, aaa027) "
                 "values (%s, %s, %s, '1', %s, %s, %s, '370102')",
-                (next_person, f"X{next_person:017d}", "测试", date(1980, 1, 1), date(2002, 7, 1), "13900000000"),
+                (
+                    next_person,
+                    f"X{next_person:017d}",
+                    "测试",
+                    date(1980, 1, 1),
+                    date(2002, 7, 1),
+                    "13900000000",
+                ),
             )
             persons.append(next_person)
             return 1
@@ -138,8 +151,19 @@ class Burst:
             conn.execute(
                 "insert into core.ac43 (detail_id, aac001, aab001, aae140, aae003, aaa115, aae180, aae020, aae022, "
                 "to_account, real_account, aae078) values (%s, %s, %s, %s, %s, '10', %s, %s, %s, %s, %s, %s)",
-                (next_detail, p, rnd.randint(1, UNITS), rnd.choice(["120", "116"]), 202400 + rnd.randint(1, 12),
-                 base, unit_amt, person_amt, person_amt, rnd.random() < 0.7, rnd.choice("01")),
+                (
+                    next_detail,
+                    p,
+                    rnd.randint(1, UNITS),
+                    rnd.choice(["120", "116"]),
+                    202400 + rnd.randint(1, 12),
+                    base,
+                    unit_amt,
+                    person_amt,
+                    person_amt,
+                    rnd.random() < 0.7,
+                    rnd.choice("01"),
+                ),
             )
             details.append(next_detail)
             return 1
@@ -153,7 +177,9 @@ class Burst:
             return cur.rowcount
         if roll < 0.90:
             p = rnd.choice(persons)
-            cur = conn.execute("update core.ac01 set aac003 = %s where aac001 = %s", (f"改名{rnd.randint(1, 99)}", p))
+            cur = conn.execute(
+                "update core.ac01 set aac003 = %s where aac001 = %s", (f"改名{rnd.randint(1, 99)}", p)
+            )
             return cur.rowcount
         d = details.pop(rnd.randrange(len(details)))
         cur = conn.execute("delete from core.ac43 where detail_id = %s", (d,))
@@ -175,7 +201,13 @@ def batches(watch: psycopg.Connection[Any]) -> int:
 
 
 def kill_loop(
-    core_url: str, store_url: str, burst: Burst, *, min_kills: int, min_mid_batch: int, batch_size: int,
+    core_url: str,
+    store_url: str,
+    burst: Burst,
+    *,
+    min_kills: int,
+    min_mid_batch: int,
+    batch_size: int,
     seed: int = 11,
 ) -> KillLog:
     """Keep a worker running and SIGKILL it at random moments until the burst ends and enough kills landed.

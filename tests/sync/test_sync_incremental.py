@@ -119,7 +119,8 @@ def test_bad_change_stops_the_batch_and_keeps_the_checkpoint(
     with pg.connect(dbs.core_url) as core:
         core_rows.person(core, 50, name="赵六")
         core.execute(
-            "insert into core.chg_log (tbl, op, old_row, new_row) values (%s, %s, %s, %s)", (tbl, op, old, new)
+            "insert into core.chg_log (tbl, op, old_row, new_row) values (%s, %s, %s, %s)",
+            (tbl, op, old, new),
         )
         bad_id = core.execute("select max(id) from core.chg_log").fetchone()
         core.commit()
@@ -155,13 +156,17 @@ def test_a_late_committing_transaction_is_not_skipped(dbs: Databases) -> None:
         core_rows.person(slow, 1, name="早写晚提交")  # takes the lower change id, stays open
         core_rows.person(fast, 2, name="晚写早提交")
         fast.commit()
-        ids = dict(fast.execute("select new_row->>'aac001', id from core.chg_log where tbl = 'ac01'").fetchall())
+        ids = dict(
+            fast.execute("select new_row->>'aac001', id from core.chg_log where tbl = 'ac01'").fetchall()
+        )
         assert ids == {"2": ids["2"]}  # the open transaction's row is invisible to others
         worker.drain()
         with pg.connect(dbs.query_url) as store:
             assert store.execute("select person_id from person_overview").fetchall() == [(2,)]
         slow.commit()
-        ids = dict(fast.execute("select new_row->>'aac001', id from core.chg_log where tbl = 'ac01'").fetchall())
+        ids = dict(
+            fast.execute("select new_row->>'aac001', id from core.chg_log where tbl = 'ac01'").fetchall()
+        )
         assert ids["1"] < ids["2"]
         worker.drain()
         with pg.connect(dbs.query_url) as store:
@@ -171,3 +176,33 @@ def test_a_late_committing_transaction_is_not_skipped(dbs: Databases) -> None:
         slow.close()
         fast.close()
         worker.close()
+
+
+def test_read_your_writes_token_and_pruning(dbs: Databases) -> None:
+    worker = start_from_empty(dbs)
+    with pg.connect(dbs.core_url) as core:
+        core_rows.basics(core, persons=1)
+        token_row = core.execute("select pg_current_xact_id()::text").fetchone()
+        core.commit()
+    assert token_row is not None
+    token = int(token_row[0])
+    with pg.connect(dbs.query_url) as store:
+        cp = apply.load_checkpoint(store, FEED)
+        assert cp is not None and not feed.visible(store, token, cp.prev_snapshot)
+    worker.drain()
+    with pg.connect(dbs.query_url) as store, pg.connect(dbs.core_url) as core:
+        cp = apply.load_checkpoint(store, FEED)
+        assert cp is not None and feed.visible(store, token, cp.prev_snapshot)
+        # applied, but younger than the retention: kept
+        assert feed.prune(core, cp, older_than_hours=1) == 0
+        core.execute("update core.chg_log set changed_at = changed_at - interval '2 hours'")
+        # an unapplied change (written after the checkpoint) is never pruned, however old
+        core_rows.person(core, 2)
+        core.execute("update core.chg_log set changed_at = now() - interval '3 hours' where tbl = 'ac01'")
+        core.commit()
+        removed = feed.prune(core, cp, older_than_hours=1)
+        core.commit()
+        assert removed == 5  # region, agency, 2 units, person 1 — not person 2
+        left = core.execute("select new_row->>'aac001' from core.chg_log").fetchall()
+        assert left == [("2",)]
+    worker.close()
