@@ -47,7 +47,9 @@ _AGGREGATES = {a.name: a for a in AGGREGATE_MODELS}
 def _upsert_sql(model: str) -> str:
     cols = _COLUMNS[model]
     keys = _KEYS[model]
-    sets = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in keys) or f"{keys[0]} = excluded.{keys[0]}"
+    sets = (
+        ", ".join(f"{c} = excluded.{c}" for c in cols if c not in keys) or f"{keys[0]} = excluded.{keys[0]}"
+    )
     return (
         f"insert into {model} ({', '.join(cols)}) values ({', '.join(['%s'] * len(cols))}) "
         f"on conflict ({', '.join(keys)}) do update set {sets}"
@@ -58,7 +60,9 @@ def _delete_sql(model: str, keys: Sequence[str]) -> str:
     return f"delete from {model} where " + " and ".join(f"{k} = %s" for k in keys)
 
 
-def collapse(ops: Iterable[Op]) -> tuple[dict[tuple[str, tuple[Any, ...]], Upsert | Delete], dict[tuple[str, tuple[Any, ...]], list[Any]]]:
+def collapse(
+    ops: Iterable[Op],
+) -> tuple[dict[tuple[str, tuple[Any, ...]], Upsert | Delete], dict[tuple[str, tuple[Any, ...]], list[Any]]]:
     """Reduce a batch: the last upsert or delete per row wins; additions per aggregate row are summed."""
     final: dict[tuple[str, tuple[Any, ...]], Upsert | Delete] = {}
     sums: dict[tuple[str, tuple[Any, ...]], list[Any]] = {}

@@ -439,7 +439,9 @@ AGGREGATES_BY_SOURCE: dict[str, tuple[AggregateModel, ...]] = {}
 for _a in AGGREGATE_MODELS:
     AGGREGATES_BY_SOURCE[_a.source] = (*AGGREGATES_BY_SOURCE.get(_a.source, ()), _a)
 
-KNOWN_TABLES = frozenset(ROW_MODELS_BY_SOURCE) | frozenset(AGGREGATES_BY_SOURCE) | frozenset(PARAMETERS.tables)
+KNOWN_TABLES = (
+    frozenset(ROW_MODELS_BY_SOURCE) | frozenset(AGGREGATES_BY_SOURCE) | frozenset(PARAMETERS.tables)
+)
 
 ALL_MODEL_NAMES: tuple[str, ...] = (
     *(m.name for m in ROW_MODELS),

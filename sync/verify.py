@@ -101,9 +101,7 @@ def compare(
 ) -> tuple[ModelReport, dict[str, str], dict[str, str]]:
     core_b = _buckets(core, _bucket_sql(spec, spec.core_sql))
     store_b = _buckets(store, _bucket_sql(spec, _store_source(spec)))
-    report = ModelReport(
-        spec.name, sum(n for n, _ in core_b.values()), sum(n for n, _ in store_b.values())
-    )
+    report = ModelReport(spec.name, sum(n for n, _ in core_b.values()), sum(n for n, _ in store_b.values()))
     bad = sorted(b for b in set(core_b) | set(store_b) if core_b.get(b) != store_b.get(b))
     if not bad:
         return report, {}, {}
@@ -115,7 +113,9 @@ def compare(
     return report, core_k, store_k
 
 
-def _repair(core: psycopg.Connection[Any], store: psycopg.Connection[Any], spec: ModelSpec, report: ModelReport) -> int:
+def _repair(
+    core: psycopg.Connection[Any], store: psycopg.Connection[Any], spec: ModelSpec, report: ModelReport
+) -> int:
     rewrite = report.missing + report.differing
     drop = report.extra + report.differing
     key_expr = _key_expr(spec).replace("e.", "")
