@@ -204,6 +204,8 @@ create table ac43 (
     aae078 varchar(1) not null,           -- 到账标志 1 到账 0 未到账
     paid_on date                          -- 到账日期
 );
+-- Detail ids of rows the core's services write (the generator sets it past its bulk-loaded ids).
+create sequence ac43_detail_seq;
 create index ac43_person on ac43 (aac001, aae003);
 create index ac43_unit on ac43 (aab001, aae003);
 
