@@ -37,7 +37,8 @@ def load(conn: psycopg.Connection[Any], region: str) -> RegionParams:
             )
         ),
         wage_rows=tuple(
-            WageRow(*r) for r in rows("select aae001, kind, monthly, source from core.ya_wage where aaa027 = %s", region)
+            WageRow(*r)
+            for r in rows("select aae001, kind, monthly, source from core.ya_wage where aaa027 = %s", region)
         ),
         bound_rows=tuple(
             BoundRow(*r)

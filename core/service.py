@@ -13,7 +13,7 @@ import psycopg
 
 from core import params as params_mod
 from core.benefits import BenefitDecision, BenefitInputs, decide
-from hub.rules.interest import credit_year
+from hub.rules.interest import InterestMethod, credit_year
 from hub.rules.money import to_fen
 from hub.rules.params import ANNUITY_AAE140, RegionParams, plan_month
 from hub.rules.period import Period
@@ -126,7 +126,7 @@ def credit_accounts(conn: psycopg.Connection[Any], person_id: int, year: int) ->
         ).fetchone()
         opening = Decimal(opening_row[0]) if opening_row else to_fen(Decimal(0))
         credited = to_fen(Decimal(credited_row[0]))
-        interest, closing = credit_year(opening, credited, rate, method)
+        interest, closing = credit_year(opening, credited, rate, InterestMethod(method))
         conn.execute(
             "insert into core.ic20 (aac001, aae001, account, opening, credited, aae269, aae240, rate) "
             "values (%s, %s, %s, %s, %s, %s, %s, %s) on conflict (aac001, aae001, account) do update set "
