@@ -196,11 +196,12 @@ create table ac43 (
     aae140 varchar(3) not null,
     aae003 integer not null,              -- 费款所属期 YYYYMM
     aaa115 varchar(2) not null,           -- 缴费类型 10 正常 31 补收 21 退收 41 调基补差
+    aac040 numeric(14, 2) not null,       -- 缴费工资 (the declared wage, before the base bounds)
     aae180 numeric(14, 2) not null,       -- 缴费基数
     aae020 numeric(14, 2) not null,       -- 单位缴费
     aae022 numeric(14, 2) not null,       -- 个人缴费
     to_account numeric(14, 2) not null,   -- 划入个人账户
-    real_account boolean not null,        -- 实账 (true) / 虚账 (false)
+    real_account boolean not null,        -- the unit share is 实账 (true) / 虚账 (false); the personal share is always funded
     aae078 varchar(1) not null,           -- 到账标志 1 到账 0 未到账
     paid_on date                          -- 到账日期
 );

@@ -71,15 +71,27 @@ def plan_contributions(
         for aae140 in insurances:
             c = plan_month(params, aae140, period, declared_wage, funding=funding)
             rows.append(
-                (person_id, unit_id, aae140, int(period), kind, c.base, c.unit, c.person, c.to_account, c.real_account)
+                (
+                    person_id,
+                    unit_id,
+                    aae140,
+                    int(period),
+                    kind,
+                    declared_wage,
+                    c.base,
+                    c.unit,
+                    c.person,
+                    c.to_account,
+                    c.real_account,
+                )
             )
     ids = []
     with conn.cursor() as cur:
         for row in rows:
             cur.execute(
-                "insert into core.ac43 (detail_id, aac001, aab001, aae140, aae003, aaa115, aae180, aae020, aae022, "
-                "to_account, real_account, aae078) "
-                "values (nextval('core.ac43_detail_seq'), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, '0') "
+                "insert into core.ac43 (detail_id, aac001, aab001, aae140, aae003, aaa115, aac040, aae180, aae020, "
+                "aae022, to_account, real_account, aae078) "
+                "values (nextval('core.ac43_detail_seq'), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, '0') "
                 "returning detail_id",
                 row,
             )

@@ -26,15 +26,9 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
     lag_gauge = Gauge(
         "hub_sync_lag_seconds", "Age of the oldest committed core change not yet applied", registry=registry
     )
-    pending_gauge = Gauge(
-        "hub_sync_pending_changes", "Committed core changes not yet applied", registry=registry
-    )
-    applied_gauge = Gauge(
-        "hub_sync_applied_changes", "Core changes applied since the last backfill", registry=registry
-    )
-    fault_gauge = Gauge(
-        "hub_sync_fault", "1 while the sync worker is stopped by a bad change", registry=registry
-    )
+    pending_gauge = Gauge("hub_sync_pending_changes", "Committed core changes not yet applied", registry=registry)
+    applied_gauge = Gauge("hub_sync_applied_changes", "Core changes applied since the last backfill", registry=registry)
+    fault_gauge = Gauge("hub_sync_fault", "1 while the sync worker is stopped by a bad change", registry=registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

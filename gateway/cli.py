@@ -203,9 +203,7 @@ def sync_verify(
     _, ep = _endpoints()
     with progress_bar() as progress:
         reports = verify(ep.core_db_url, ep.query_db_url, repair=repair, progress=progress)
-    table = Table(
-        "read model", "core rows", "store rows", "missing", "extra", "differing", "repaired", "equal"
-    )
+    table = Table("read model", "core rows", "store rows", "missing", "extra", "differing", "repaired", "equal")
     for r in reports:
         table.add_row(
             r.name,
@@ -242,9 +240,7 @@ def serve() -> None:
 
     settings, ep = _endpoints()
     try:
-        uvicorn.run(
-            create_app(settings, ep), host=settings.http_host, port=settings.http_port, log_level="info"
-        )
+        uvicorn.run(create_app(settings, ep), host=settings.http_host, port=settings.http_port, log_level="info")
     finally:
         ep.stop()
 
@@ -292,9 +288,7 @@ def demo(
         console.print(f"  接口文档  {url}/docs")
         console.print("  演示账号  （统一认证上线后在此列出）")
         console.print("按 Ctrl-C 停止全部服务。")
-        uvicorn.run(
-            create_app(settings, ep), host=settings.http_host, port=settings.http_port, log_level="info"
-        )
+        uvicorn.run(create_app(settings, ep), host=settings.http_host, port=settings.http_port, log_level="info")
     finally:
         ep.stop()
 

@@ -26,9 +26,7 @@ class Settings(BaseSettings):
     embedded PostgreSQL and Redis under ``var_dir``.
     """
 
-    model_config = SettingsConfigDict(
-        env_prefix="HUB_", env_nested_delimiter="__", frozen=True, extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="HUB_", env_nested_delimiter="__", frozen=True, extra="ignore")
 
     environment: Literal["development", "test", "production"] = "development"
     var_dir: Path = Path("var")

@@ -47,9 +47,7 @@ _AGGREGATES = {a.name: a for a in AGGREGATE_MODELS}
 def _upsert_sql(model: str) -> str:
     cols = _COLUMNS[model]
     keys = _KEYS[model]
-    sets = (
-        ", ".join(f"{c} = excluded.{c}" for c in cols if c not in keys) or f"{keys[0]} = excluded.{keys[0]}"
-    )
+    sets = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in keys) or f"{keys[0]} = excluded.{keys[0]}"
     return (
         f"insert into {model} ({', '.join(cols)}) values ({', '.join(['%s'] * len(cols))}) "
         f"on conflict ({', '.join(keys)}) do update set {sets}"

@@ -88,9 +88,7 @@ def current_snapshot(core: psycopg.Connection[Any]) -> str:
 
 
 def read_batch(core: psycopg.Connection[Any], cp: Checkpoint, cur: str, limit: int) -> list[Change]:
-    rows = core.execute(
-        _READ, {"prev": cp.prev_snapshot, "cur": cur, "last": cp.last_id, "n": limit}
-    ).fetchall()
+    rows = core.execute(_READ, {"prev": cp.prev_snapshot, "cur": cur, "last": cp.last_id, "n": limit}).fetchall()
     return [
         Change(
             id=r[0],
@@ -107,9 +105,7 @@ def read_batch(core: psycopg.Connection[Any], cp: Checkpoint, cur: str, limit: i
 
 def pending(core: psycopg.Connection[Any], cp: Checkpoint) -> tuple[int, datetime | None]:
     """How many committed changes the store has not applied yet, and when the oldest was written."""
-    row = core.execute(
-        _PENDING, {"prev": cp.prev_snapshot, "cur": cp.cur_snapshot, "last": cp.last_id}
-    ).fetchone()
+    row = core.execute(_PENDING, {"prev": cp.prev_snapshot, "cur": cp.cur_snapshot, "last": cp.last_id}).fetchone()
     assert row is not None
     return int(row[0]), row[1]
 

@@ -137,8 +137,7 @@ class AggregateModel:
         sums = ", ".join(f"sum({m.sql})::{m.type} as {m.name}" for m in self.measures)
         groups = ", ".join(str(i + 1) for i in range(len(self.key)))
         return (
-            f"select {keys}, count(*)::bigint as rows, {sums} from core.{self.source} t "
-            f"where {where} group by {groups}"
+            f"select {keys}, count(*)::bigint as rows, {sums} from core.{self.source} t where {where} group by {groups}"
         )
 
 
@@ -258,6 +257,7 @@ ROW_MODELS: tuple[RowModel, ...] = (
             c("insurance", TEXT, "aae140"),
             c("period", INT, "aae003"),
             c("kind", TEXT, "aaa115"),
+            c("declared_wage", MONEY, "aac040"),
             c("base", MONEY, "aae180"),
             c("unit_amount", MONEY, "aae020"),
             c("personal_amount", MONEY, "aae022"),
@@ -439,9 +439,7 @@ AGGREGATES_BY_SOURCE: dict[str, tuple[AggregateModel, ...]] = {}
 for _a in AGGREGATE_MODELS:
     AGGREGATES_BY_SOURCE[_a.source] = (*AGGREGATES_BY_SOURCE.get(_a.source, ()), _a)
 
-KNOWN_TABLES = (
-    frozenset(ROW_MODELS_BY_SOURCE) | frozenset(AGGREGATES_BY_SOURCE) | frozenset(PARAMETERS.tables)
-)
+KNOWN_TABLES = frozenset(ROW_MODELS_BY_SOURCE) | frozenset(AGGREGATES_BY_SOURCE) | frozenset(PARAMETERS.tables)
 
 ALL_MODEL_NAMES: tuple[str, ...] = (
     *(m.name for m in ROW_MODELS),

@@ -113,9 +113,7 @@ def compare(
     return report, core_k, store_k
 
 
-def _repair(
-    core: psycopg.Connection[Any], store: psycopg.Connection[Any], spec: ModelSpec, report: ModelReport
-) -> int:
+def _repair(core: psycopg.Connection[Any], store: psycopg.Connection[Any], spec: ModelSpec, report: ModelReport) -> int:
     rewrite = report.missing + report.differing
     drop = report.extra + report.differing
     key_expr = _key_expr(spec).replace("e.", "")

@@ -165,9 +165,7 @@ class SyncWorker:
 
     def _resolve_fault(self) -> None:
         store = self.store
-        store.execute(
-            "update sync_fault set resolved_at = now() where feed = %s and resolved_at is null", (FEED,)
-        )
+        store.execute("update sync_fault set resolved_at = now() where feed = %s and resolved_at is null", (FEED,))
         store.commit()
 
     # loops -------------------------------------------------------------------------------

@@ -29,9 +29,7 @@ def account_pension(balance: Decimal, months: Decimal) -> Decimal:
     return _per_month(balance, months)
 
 
-def transitional_pension(
-    c: Decimal, z_deemed: Decimal, years_deemed: Decimal | int, coef: Decimal
-) -> Decimal:
+def transitional_pension(c: Decimal, z_deemed: Decimal, years_deemed: Decimal | int, coef: Decimal) -> Decimal:
     """过渡性养老金 = C × Z视同 × N视同 × 过渡系数 (the coefficient is provincial, e.g. 0.012)."""
     _check_non_negative(c=c, z_deemed=z_deemed, years_deemed=Decimal(years_deemed), coef=coef)
     return to_fen(c * z_deemed * years_deemed * coef)

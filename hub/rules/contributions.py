@@ -17,9 +17,7 @@ FUNDING_FULL = "1"
 FUNDING_CODES = frozenset({"1", "2", "3"})
 
 
-def base_bounds(
-    avg_monthly_wage: Decimal, lower_ratio: Decimal, upper_ratio: Decimal
-) -> tuple[Decimal, Decimal]:
+def base_bounds(avg_monthly_wage: Decimal, lower_ratio: Decimal, upper_ratio: Decimal) -> tuple[Decimal, Decimal]:
     """The (lower, upper) base bounds for a reference average wage, each to the fen."""
     if avg_monthly_wage <= 0:
         raise ValueError(f"average wage must be positive, got {avg_monthly_wage}")
@@ -28,9 +26,7 @@ def base_bounds(
     return to_fen(avg_monthly_wage * lower_ratio), to_fen(avg_monthly_wage * upper_ratio)
 
 
-def clamp_base(
-    declared: Decimal, avg_monthly_wage: Decimal, lower_ratio: Decimal, upper_ratio: Decimal
-) -> Decimal:
+def clamp_base(declared: Decimal, avg_monthly_wage: Decimal, lower_ratio: Decimal, upper_ratio: Decimal) -> Decimal:
     """The contribution base: the declared wage held inside the bounds (DOMAIN.md §1.3)."""
     if declared < 0:
         raise ValueError(f"declared wage must not be negative, got {declared}")

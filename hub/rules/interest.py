@@ -16,9 +16,7 @@ class InterestMethod(StrEnum):
     PRIOR_ONLY = "PRIOR_ONLY"  # prior × (1 + r) + credited, no interest on this year's credits
 
 
-def credit_year(
-    opening: Decimal, credited: Decimal, rate: Decimal, method: InterestMethod
-) -> tuple[Decimal, Decimal]:
+def credit_year(opening: Decimal, credited: Decimal, rate: Decimal, method: InterestMethod) -> tuple[Decimal, Decimal]:
     """Return (interest, closing) for one year; only the closing balance is rounded to the fen."""
     # Coerce so a method code read from ya_param ("ANNUAL_1083") works and an unknown one fails.
     method = InterestMethod(method)

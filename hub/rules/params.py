@@ -191,11 +191,7 @@ class RegionParams:
 
     def _rate_row(self, aae140: str, payer: Payer, period: Period) -> RateRow:
         for row in self.rate_rows:
-            if (
-                row.aae140 == aae140
-                and row.payer == payer
-                and _covers(row.from_period, row.to_period, period)
-            ):
+            if row.aae140 == aae140 and row.payer == payer and _covers(row.from_period, row.to_period, period):
                 return row
         raise self._missing(f"{payer} rate of 险种 {aae140} covering {period}")
 

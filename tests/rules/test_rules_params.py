@@ -123,9 +123,7 @@ def test_plan_month_annuity_book_entry() -> None:
 def test_changing_a_rate_for_a_range_of_months() -> None:
     # A temporary relief: unit rate 0 for 202002..202006, then back to 16 %.
     base = _params()
-    rows = tuple(
-        r for r in base.rate_rows if not (r.aae140 == BASIC and r.payer == "UNIT" and r.to_period is None)
-    )
+    rows = tuple(r for r in base.rate_rows if not (r.aae140 == BASIC and r.payer == "UNIT" and r.to_period is None))
     params = replace(
         base,
         rate_rows=(
@@ -135,9 +133,7 @@ def test_changing_a_rate_for_a_range_of_months() -> None:
             RateRow(BASIC, "UNIT", 202007, None, D("0.16")),
         ),
     )
-    units = [
-        plan_month(params, BASIC, p, D("10000"), funding="2").unit for p in Period.range(P(202001), P(202007))
-    ]
+    units = [plan_month(params, BASIC, p, D("10000"), funding="2").unit for p in Period.range(P(202001), P(202007))]
     # 10,000 × 16 % = 1,600 in 202001 and 202007; 0 in the five relief months.
     assert units == [D("1600.00"), *[D("0.00")] * 5, D("1600.00")]
     assert plan_month(base, BASIC, P(202003), D("10000"), funding="2").unit == D("1600.00")

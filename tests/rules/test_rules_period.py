@@ -8,12 +8,8 @@ from hypothesis import strategies as st
 
 from hub.rules.period import Period
 
-periods = st.builds(
-    Period, st.integers(min_value=1900, max_value=2199), st.integers(min_value=1, max_value=12)
-)
-mid_periods = st.builds(
-    Period, st.integers(min_value=1950, max_value=2150), st.integers(min_value=1, max_value=12)
-)
+periods = st.builds(Period, st.integers(min_value=1900, max_value=2199), st.integers(min_value=1, max_value=12))
+mid_periods = st.builds(Period, st.integers(min_value=1950, max_value=2150), st.integers(min_value=1, max_value=12))
 
 
 @pytest.mark.parametrize("raw", [202401, "202401", "2024-01", " 2024-01 "])

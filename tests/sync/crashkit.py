@@ -149,14 +149,16 @@ class Burst:
             unit_amt = (base * Decimal("0.16")).quantize(Decimal("0.01"))
             person_amt = (base * Decimal("0.08")).quantize(Decimal("0.01"))
             conn.execute(
-                "insert into core.ac43 (detail_id, aac001, aab001, aae140, aae003, aaa115, aae180, aae020, aae022, "
-                "to_account, real_account, aae078) values (%s, %s, %s, %s, %s, '10', %s, %s, %s, %s, %s, %s)",
+                "insert into core.ac43 (detail_id, aac001, aab001, aae140, aae003, aaa115, aac040, aae180, aae020, "
+                "aae022, to_account, real_account, aae078) "
+                "values (%s, %s, %s, %s, %s, '10', %s, %s, %s, %s, %s, %s, %s)",
                 (
                     next_detail,
                     p,
                     rnd.randint(1, UNITS),
                     rnd.choice(["120", "116"]),
                     202400 + rnd.randint(1, 12),
+                    base,
                     base,
                     unit_amt,
                     person_amt,
@@ -177,9 +179,7 @@ class Burst:
             return cur.rowcount
         if roll < 0.90:
             p = rnd.choice(persons)
-            cur = conn.execute(
-                "update core.ac01 set aac003 = %s where aac001 = %s", (f"改名{rnd.randint(1, 99)}", p)
-            )
+            cur = conn.execute("update core.ac01 set aac003 = %s where aac001 = %s", (f"改名{rnd.randint(1, 99)}", p))
             return cur.rowcount
         d = details.pop(rnd.randrange(len(details)))
         cur = conn.execute("delete from core.ac43 where detail_id = %s", (d,))
@@ -219,9 +219,7 @@ def kill_loop(
     store_db = pg.database_name(store_url)
     watch = psycopg.connect(pg.libpq(store_url), autocommit=True)
     deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and (
-        log.kills < min_kills or log.mid_batch < min_mid_batch or not burst.done
-    ):
+    while time.monotonic() < deadline and (log.kills < min_kills or log.mid_batch < min_mid_batch or not burst.done):
         proc = start_worker(core_url, store_url, batch_size)
         log.restarts += 1
         try:

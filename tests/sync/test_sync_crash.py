@@ -49,9 +49,7 @@ def test_kills_during_a_burst_lose_and_repeat_nothing(dbs: Databases) -> None:
         worker.wait(30)
 
     env_cmd = [sys.executable, "-c", "from gateway.cli import main; main()", "sync", "verify"]
-    env = dict(
-        os.environ, HUB_CORE_DB_URL=dbs.core_url, HUB_HUB_DB_URL=dbs.core_url, HUB_QUERY_DB_URL=dbs.query_url
-    )
+    env = dict(os.environ, HUB_CORE_DB_URL=dbs.core_url, HUB_HUB_DB_URL=dbs.core_url, HUB_QUERY_DB_URL=dbs.query_url)
     result = subprocess.run(env_cmd, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -64,9 +64,7 @@ def test_updates_and_deletes_move_aggregates(dbs: Databases) -> None:
         core.commit()
     worker.drain()
     with pg.connect(dbs.query_url) as store:
-        rows = store.execute(
-            "select period, rows from unit_month_total where unit_id = 1 order by period"
-        ).fetchall()
+        rows = store.execute("select period, rows from unit_month_total where unit_id = 1 order by period").fetchall()
         assert rows == [(202402, 1)]  # 202401 emptied and removed; detail 1 moved to 202402
         assert store.execute("select name from person_overview where person_id = 3").fetchone() == ("李四",)
         assert store.execute("select count(*) from contribution_month").fetchone() == (1,)
@@ -156,17 +154,13 @@ def test_a_late_committing_transaction_is_not_skipped(dbs: Databases) -> None:
         core_rows.person(slow, 1, name="早写晚提交")  # takes the lower change id, stays open
         core_rows.person(fast, 2, name="晚写早提交")
         fast.commit()
-        ids = dict(
-            fast.execute("select new_row->>'aac001', id from core.chg_log where tbl = 'ac01'").fetchall()
-        )
+        ids = dict(fast.execute("select new_row->>'aac001', id from core.chg_log where tbl = 'ac01'").fetchall())
         assert ids == {"2": ids["2"]}  # the open transaction's row is invisible to others
         worker.drain()
         with pg.connect(dbs.query_url) as store:
             assert store.execute("select person_id from person_overview").fetchall() == [(2,)]
         slow.commit()
-        ids = dict(
-            fast.execute("select new_row->>'aac001', id from core.chg_log where tbl = 'ac01'").fetchall()
-        )
+        ids = dict(fast.execute("select new_row->>'aac001', id from core.chg_log where tbl = 'ac01'").fetchall())
         assert ids["1"] < ids["2"]
         worker.drain()
         with pg.connect(dbs.query_url) as store:

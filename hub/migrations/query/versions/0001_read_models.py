@@ -54,6 +54,7 @@ READ_MODELS = (
         insurance text,
         period integer,
         kind text,
+        declared_wage numeric(14,2),
         base numeric(14,2),
         unit_amount numeric(14,2),
         personal_amount numeric(14,2),
