@@ -152,7 +152,7 @@ class ParameterModel:
     def column_names(self) -> tuple[str, ...]:
         return ("kind", "region_code", "param_key", "value")
 
-    key = ("kind", "param_key")
+    key = ("kind", "region_code", "param_key")
 
     def project(self, table: str, row: Row) -> dict[str, Any]:
         pk, region = self.tables[table]

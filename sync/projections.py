@@ -104,11 +104,11 @@ def _project(change: Change) -> Iterator[Op]:
         new_param = PARAMETERS.project(change.table, new) if new is not None else None
         if old is not None:
             old_param = PARAMETERS.project(change.table, old)
-            old_key = (old_param["kind"], old_param["param_key"])
-            if new_param is None or (new_param["kind"], new_param["param_key"]) != old_key:
+            old_key = tuple(old_param[k] for k in PARAMETERS.key)
+            if new_param is None or tuple(new_param[k] for k in PARAMETERS.key) != old_key:
                 yield Delete(PARAMETERS.name, old_key)
         if new_param is not None:
-            yield Upsert(PARAMETERS.name, (new_param["kind"], new_param["param_key"]), new_param)
+            yield Upsert(PARAMETERS.name, tuple(new_param[k] for k in PARAMETERS.key), new_param)
 
 
 def subjects(change: Change) -> set[tuple[str, str]]:

@@ -82,7 +82,7 @@ def test_parameter_rows_keep_their_exact_values() -> None:
     row = {"aae001": 2023, "rate": Decimal("0.0397"), "source": "人社部", "published_on": None}
     (op,) = project(change("I", None, row, "ya_interest"))
     assert isinstance(op, Upsert)
-    assert op.key == ("ya_interest", "2023")
+    assert op.key == ("ya_interest", "000000", "2023")
     assert op.values["region_code"] == "000000" and op.values["value"]["rate"] == Decimal("0.0397")
 
 

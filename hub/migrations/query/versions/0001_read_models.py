@@ -207,7 +207,7 @@ READ_MODELS = (
         region_code text not null,
         param_key text not null,
         value jsonb not null,
-        primary key (kind, param_key)
+        primary key (kind, region_code, param_key)
     )
     """,
 )
