@@ -122,12 +122,12 @@ def visible(core_or_store: psycopg.Connection[Any], txid: int, snapshot: str) ->
 def prune(core: psycopg.Connection[Any], cp: Checkpoint, older_than_hours: float) -> int:
     """Delete applied changes older than the given age; returns how many were removed.
 
-    A change whose transaction id is below the xmin of the applied snapshot was committed before it
-    and is therefore applied.
+    A change whose transaction is visible in the applied snapshot ``prev`` has been applied.
     """
     cur = core.execute(
-        "delete from core.chg_log where txid < pg_snapshot_xmin(%s::pg_snapshot) "
-        "and changed_at < now() - make_interval(secs => %s)",
-        (cp.prev_snapshot, older_than_hours * 3600),
+        "delete from core.chg_log where txid < pg_snapshot_xmax(%(prev)s::pg_snapshot) "
+        "and pg_visible_in_snapshot(txid, %(prev)s::pg_snapshot) "
+        "and changed_at < now() - make_interval(secs => %(secs)s)",
+        {"prev": cp.prev_snapshot, "secs": older_than_hours * 3600},
     )
     return cur.rowcount
