@@ -70,6 +70,7 @@ class SyncWorker:
         self._store: psycopg.Connection[Any] | None = None
         self._listen: psycopg.Connection[Any] | None = None
         self._last_prune = 0.0
+        self._last_lag_alarm = 0.0
 
     # connections -------------------------------------------------------------------------
     def connect(self) -> None:
@@ -143,7 +144,11 @@ class SyncWorker:
             apply.save_checkpoint(store, cp, new_cp)
         store.commit()
         now = datetime.now(UTC)
-        self.lag_samples.extend((now - c.changed_at).total_seconds() for c in changes)
+        lags = [(now - c.changed_at).total_seconds() for c in changes]
+        self.lag_samples.extend(lags)
+        if lags and max(lags) > self.lag_alarm and time.monotonic() - self._last_lag_alarm > 60:
+            self._last_lag_alarm = time.monotonic()
+            log.warning("sync lag %.1f s is above the alarm threshold %.1f s", max(lags), self.lag_alarm)
         self._resolve_fault()
         return len(changes)
 
