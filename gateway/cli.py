@@ -5,6 +5,7 @@ Anything that takes more than a second shows a rich progress bar.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import signal
@@ -30,6 +31,10 @@ db_app = typer.Typer(help="The hub's own databases", no_args_is_help=True)
 app.add_typer(core_app, name="core")
 app.add_typer(sync_app, name="sync")
 app.add_typer(db_app, name="db")
+for _module in ("gateway.cli_auth", "gateway.cli_sms"):
+    # Each area registers its own commands (hub audit …, hub sms …) in its own module.
+    _mod = importlib.import_module(_module)
+    _mod.register(app)
 
 console = Console()
 

@@ -8,6 +8,9 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hub.config.auth import AuthSettings
+from hub.config.sms import SmsSettings
+
 
 class SyncSettings(BaseModel):
     """Change-capture sync (``HUB_SYNC__…``)."""
@@ -38,6 +41,8 @@ class Settings(BaseSettings):
     http_port: int = 8000
     log_level: str = "INFO"
     sync: SyncSettings = SyncSettings()
+    auth: AuthSettings = AuthSettings()
+    sms: SmsSettings = SmsSettings()
 
     @model_validator(mode="after")
     def _urls_all_or_none(self) -> Settings:

@@ -29,30 +29,33 @@ def templates(servers: Servers) -> dict[str, str]:
     from hub import migrations, pg
 
     suffix = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    names = {"core": f"tpl_core_{suffix}", "query": f"tpl_query_{suffix}"}
+    names = {"core": f"tpl_core_{suffix}", "query": f"tpl_query_{suffix}", "hub": f"tpl_hub_{suffix}"}
     for name in names.values():
         pg.drop_database(servers.pg_url(name))
     core_db.init(servers.pg_url(names["core"]))
     migrations.upgrade("query", servers.pg_url(names["query"]))
+    migrations.upgrade("hubdb", servers.pg_url(names["hub"]))
     return names
 
 
 class Databases:
-    def __init__(self, servers: Servers, core: str, query: str) -> None:
+    def __init__(self, servers: Servers, core: str, query: str, hub: str) -> None:
         self.core_url = servers.pg_url(core)
         self.query_url = servers.pg_url(query)
+        self.hub_url = servers.pg_url(hub)
+        self.redis_url = servers.redis_url
 
 
 @pytest.fixture
 def dbs(servers: Servers, templates: dict[str, str]) -> Iterator[Databases]:
-    """A fresh core database and query store for one test, dropped afterwards."""
+    """A fresh core database, query store and hub database for one test, dropped afterwards."""
     from hub import pg
 
     tag = uuid.uuid4().hex[:10]
-    names = {"core": f"t_core_{tag}", "query": f"t_query_{tag}"}
+    names = {"core": f"t_core_{tag}", "query": f"t_query_{tag}", "hub": f"t_hub_{tag}"}
     with psycopg.connect(pg.libpq(servers.pg_url("postgres")), autocommit=True) as admin:
         for kind, name in names.items():
             admin.execute(f'create database "{name}" template "{templates[kind]}"')
-    yield Databases(servers, names["core"], names["query"])
+    yield Databases(servers, names["core"], names["query"], names["hub"])
     for name in names.values():
         pg.drop_database(servers.pg_url(name))

@@ -22,7 +22,11 @@ def config(which: str, url: str) -> Config:
     return cfg
 
 
-def upgrade(which: str, url: str, revision: str = "head") -> None:
-    """Create the database if missing and migrate it to ``revision``."""
+def upgrade(which: str, url: str, revision: str = "heads") -> None:
+    """Create the database if missing and migrate it to ``revision`` (default: every branch's head).
+
+    Areas add their tables on their own branch (``branch_labels``) off the baseline, so independent
+    areas never fight over one linear history.
+    """
     pg.ensure_database(url)
     command.upgrade(config(which, url), revision)

@@ -1,0 +1,9 @@
+"""The `hub` commands of the sms area."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the `hub` command line."""

@@ -1,0 +1,1 @@
+"""Access mechanisms without a web framework: subjects, channels, scopes, row-level rules, masking, limits."""

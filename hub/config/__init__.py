@@ -1,0 +1,1 @@
+"""Setting groups of the hub, one module per area, gathered by hub.settings.Settings."""

@@ -1,0 +1,1 @@
+"""Identity: accounts, credentials, verification codes, lockout, tokens (统一认证)."""

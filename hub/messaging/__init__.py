@@ -1,0 +1,1 @@
+"""Messages to people (SMS now, app inbox later): services enqueue here; the sms worker delivers."""
