@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
+from gateway import api, identity
 from hub import pg
+from hub.db import Pools
 from hub.runtime import Endpoints
 from hub.settings import Settings
 from sync.worker import SyncWorker, read_status
@@ -32,6 +35,13 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.pools = await Pools.open(endpoints.hub_db_url, endpoints.query_db_url)
+        # Short timeouts, no long retry loops: callers decide how to degrade when Redis is down.
+        app.state.redis = aioredis.Redis.from_url(
+            endpoints.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25, retry_on_timeout=False
+        )
+        for hook in app.state.startup_hooks:
+            await hook(app)
         stop = threading.Event()
         thread: threading.Thread | None = None
         if settings.sync.embedded:
@@ -51,6 +61,8 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
             stop.set()
             if thread is not None:
                 thread.join(timeout=10)
+            await app.state.redis.aclose()
+            await app.state.pools.close()
 
     app = FastAPI(title="机关事业单位养老保险公共服务平台", version="0.1.0", lifespan=lifespan)
 
@@ -102,4 +114,9 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
 
     app.state.settings = settings
     app.state.endpoints = endpoints
+    # Areas append ``async def hook(app: FastAPI) -> None`` callables, run once the pools are open.
+    hooks: list[Callable[[FastAPI], Awaitable[None]]] = []
+    app.state.startup_hooks = hooks
+    identity.mount(app, settings, endpoints)
+    api.mount(app, settings, endpoints)
     return app
