@@ -45,14 +45,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
         stop = threading.Event()
         thread: threading.Thread | None = None
         if settings.sync.embedded:
-            worker = SyncWorker(
-                endpoints.core_db_url,
-                endpoints.query_db_url,
-                batch_size=settings.sync.batch_size,
-                idle_wait=settings.sync.idle_wait_seconds,
-                lag_alarm=settings.sync.lag_alarm_seconds,
-                prune_after_hours=settings.sync.prune_after_hours,
-            )
+            worker = SyncWorker.from_settings(endpoints.core_db_url, endpoints.query_db_url, settings.sync)
             thread = threading.Thread(target=worker.run, args=(stop,), name="sync", daemon=True)
             thread.start()
         try:

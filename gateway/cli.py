@@ -161,14 +161,7 @@ def sync_run() -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    worker = SyncWorker(
-        ep.core_db_url,
-        ep.query_db_url,
-        batch_size=settings.sync.batch_size,
-        idle_wait=settings.sync.idle_wait_seconds,
-        lag_alarm=settings.sync.lag_alarm_seconds,
-        prune_after_hours=settings.sync.prune_after_hours,
-    )
+    worker = SyncWorker.from_settings(ep.core_db_url, ep.query_db_url, settings.sync)
     worker.run(stop)
 
 

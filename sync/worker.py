@@ -19,6 +19,7 @@ import psycopg
 
 from hub import pg
 from hub.redact import redact
+from hub.settings import SyncSettings
 from sync import apply, feed
 from sync.projections import Change, ProjectionError, project, subjects
 
@@ -71,6 +72,17 @@ class SyncWorker:
         self._listen: psycopg.Connection[Any] | None = None
         self._last_prune = 0.0
         self._last_lag_alarm = 0.0
+
+    @classmethod
+    def from_settings(cls, core_url: str, store_url: str, settings: SyncSettings) -> SyncWorker:
+        return cls(
+            core_url,
+            store_url,
+            batch_size=settings.batch_size,
+            idle_wait=settings.idle_wait_seconds,
+            lag_alarm=settings.lag_alarm_seconds,
+            prune_after_hours=settings.prune_after_hours,
+        )
 
     # connections -------------------------------------------------------------------------
     def connect(self) -> None:
