@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): datasets, load generators and JSON results under bench/results/."""
