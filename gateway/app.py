@@ -54,6 +54,8 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
             stop.set()
             if thread is not None:
                 thread.join(timeout=10)
+            for hook in reversed(app.state.shutdown_hooks):
+                await hook(app)
             await app.state.redis.aclose()
             await app.state.pools.close()
 
@@ -110,6 +112,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
     # Areas append ``async def hook(app: FastAPI) -> None`` callables, run once the pools are open.
     hooks: list[Callable[[FastAPI], Awaitable[None]]] = []
     app.state.startup_hooks = hooks
+    app.state.shutdown_hooks = list[Callable[[FastAPI], Awaitable[None]]]()  # run in reverse at shutdown
     identity.mount(app, settings, endpoints)
     api.mount(app, settings, endpoints)
     return app

@@ -31,7 +31,7 @@ db_app = typer.Typer(help="The hub's own databases", no_args_is_help=True)
 app.add_typer(core_app, name="core")
 app.add_typer(sync_app, name="sync")
 app.add_typer(db_app, name="db")
-for _module in ("gateway.cli_auth", "gateway.cli_sms"):
+for _module in ("gateway.cli_auth", "gateway.cli_audit", "gateway.cli_sms"):
     # Each area registers its own commands (hub audit …, hub sms …) in its own module.
     _mod = importlib.import_module(_module)
     _mod.register(app)
@@ -284,7 +284,13 @@ def demo(
         console.print(f"[bold]4/4[/] 启动服务：{url}")
         console.print(f"  健康检查  {url}/healthz")
         console.print(f"  接口文档  {url}/docs")
-        console.print("  演示账号  （统一认证上线后在此列出）")
+        from gateway.cli_auth import print_demo_accounts
+        from hub.identity.demo import create_demo_accounts
+
+        with pg.connect(ep.hub_db_url) as hub_conn, pg.connect(ep.core_db_url) as core_conn:
+            accounts = create_demo_accounts(hub_conn, core_conn, settings.auth)
+        console.print("  演示账号（短信验证码写入 var/sms/outbox.jsonl）：")
+        print_demo_accounts(list(accounts))
         console.print("按 Ctrl-C 停止全部服务。")
         uvicorn.run(create_app(settings, ep), host=settings.http_host, port=settings.http_port, log_level="info")
     finally:

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
             raise ValueError("set all of HUB_CORE_DB_URL, HUB_HUB_DB_URL and HUB_QUERY_DB_URL, or none")
         if self.environment == "production" and not all(urls):
             raise ValueError("production needs explicit database URLs; nothing embedded runs there")
+        # Refuses test-only bypasses (fixed captcha or SMS code) and development secrets in production.
+        self.auth.check_environment(self.environment)
         return self
 
     @property

@@ -23,19 +23,22 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
 
 
 @pytest.fixture(scope="session")
-def templates(servers: Servers) -> dict[str, str]:
+def templates(servers: Servers) -> Iterator[dict[str, str]]:
     """Template databases (migrated once per worker) that each test clones."""
     from core import db as core_db
     from hub import migrations, pg
 
-    suffix = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    # Unique per run: several test runs may share one server at the same time.
+    suffix = f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
     names = {"core": f"tpl_core_{suffix}", "query": f"tpl_query_{suffix}", "hub": f"tpl_hub_{suffix}"}
     for name in names.values():
         pg.drop_database(servers.pg_url(name))
     core_db.init(servers.pg_url(names["core"]))
     migrations.upgrade("query", servers.pg_url(names["query"]))
     migrations.upgrade("hubdb", servers.pg_url(names["hub"]))
-    return names
+    yield names
+    for name in names.values():
+        pg.drop_database(servers.pg_url(name))
 
 
 class Databases:

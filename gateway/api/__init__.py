@@ -1,12 +1,91 @@
-"""The gateway's api endpoints (filled by its issue)."""
+"""The gateway's REST API (``/api/v1``), GraphQL (``/graphql``), and the access machinery they share."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import logging
 
+from fastapi import APIRouter, FastAPI
+from fastapi.exceptions import RequestValidationError
+
+from gateway.api import audit, persons, units
+from gateway.graphql.router import graphql_router
+from hub.access.ratelimit import DEFAULT_LIMITS, RateLimiter
+from hub.audit.chain import sm3
+from hub.audit.writer import AuditLog
+from hub.http import problem
+from hub.http.request_id import RequestIdMiddleware
 from hub.runtime import Endpoints
 from hub.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Paths anyone may call without a token (the identity area's login and OAuth endpoints authenticate by
+# their own means); tests/api/test_problems_and_routes.py holds every other route to 401.
+PUBLIC_PATHS = frozenset(
+    {
+        "/healthz",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/oauth/authorize",
+        "/oauth/token",
+        "/oauth/revoke",
+        "/oauth/introspect",
+        "/.well-known/openid-configuration",
+        "/.well-known/jwks.json",
+        "/auth/login",
+        "/auth/login/verify",
+        "/auth/logout",
+        "/auth/register",
+        "/auth/register/verify",
+        "/auth/reset",
+        "/auth/reset/verify",
+        "/auth/unlock",
+        "/auth/unlock/verify",
+    }
+)
+
+DEV_ANCHOR_KEY = sm3(b"development audit anchor key - never use in production")
+
+
+def anchor_key(settings: Settings) -> bytes:
+    """The audit-anchor signing key (``HUB_AUTH__AUDIT_ANCHOR_KEY``); a development key outside production."""
+    configured = settings.auth.audit_anchor_key
+    if configured is not None:
+        return sm3(configured.get_secret_value().encode())
+    if settings.environment == "production":
+        raise RuntimeError("production needs an audit anchor key (HUB_AUTH__AUDIT_ANCHOR_KEY)")
+    return DEV_ANCHOR_KEY
 
 
 def mount(app: FastAPI, settings: Settings, endpoints: Endpoints) -> None:
     """Add this area's routes to app; startup work goes into app.state.startup_hooks."""
+    app.add_middleware(problem.UnexpectedErrorMiddleware)
+    app.add_middleware(RequestIdMiddleware)  # added last, so outermost: the error middleware sees the id
+    problem.install(app, validation_error=RequestValidationError)
+    app.state.consistency_timeout = 2.0
+    app.state.rate_limits = DEFAULT_LIMITS
+
+    v1 = APIRouter(prefix="/api/v1")
+    v1.include_router(persons.router)
+    v1.include_router(units.router)
+    v1.include_router(audit.router)
+    app.include_router(v1)
+
+    app.include_router(graphql_router(production=settings.environment == "production"))
+
+    async def start(app: FastAPI) -> None:
+        app.state.rate_limiter = RateLimiter(app.state.redis, app.state.rate_limits)
+        key = getattr(app.state, "audit_anchor_key", None) or anchor_key(settings)
+        audit_log = AuditLog(app.state.pools.hub, anchor_key=key)
+        await audit_log.start()
+        app.state.audit = audit_log
+
+    async def stop(app: FastAPI) -> None:
+        # The final anchor signs the tail, so a cut after shutdown is detected too.
+        await app.state.audit.close()
+
+    app.state.startup_hooks.append(start)
+    app.state.shutdown_hooks.append(stop)

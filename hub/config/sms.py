@@ -2,8 +2,62 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from datetime import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+
+class SmppSettings(BaseModel):
+    """The SMSC reached over SMPP 3.4 (``HUB_SMS__SMPP__…``)."""
+
+    host: str = "127.0.0.1"
+    port: int = 2775
+    system_id: str = "hub"
+    password: str = ""
+    system_type: str = ""
+    binds: int = Field(1, ge=1, le=32, description="transceiver binds opened in parallel")
+    window: int = Field(32, ge=1, le=1024, description="submit_sm without a response, per bind")
+    rate_per_bind: float = Field(500.0, gt=0, description="submit_sm per second, per bind")
+    response_timeout_seconds: float = Field(15.0, gt=0, description="a submit without a response after this is unknown")
+    enquire_link_seconds: float = Field(20.0, gt=0, description="keep-alive interval on an idle bind")
+    reconnect_min_seconds: float = Field(0.5, gt=0)
+    reconnect_max_seconds: float = Field(30.0, gt=0)
+    throttle_pause_seconds: float = Field(0.5, gt=0, description="first pause after THROTTLED or MSGQFUL")
+
+
+class LimitSettings(BaseModel):
+    """Abuse limits for single messages (codes and notices); broadcasts have their own throttle."""
+
+    per_number_minute: int = 1
+    per_number_hour: int = 5
+    per_number_day: int = 10
+    per_prefix_hour: int = 200
+    per_ip_hour: int = 30
+    daily_budget_yuan: Decimal = Field(Decimal("20000"), ge=0, description="spent → sending stops and alerts")
 
 
 class SmsSettings(BaseModel):
-    """Filled by the SMS issue."""
+    """SMS platform settings."""
+
+    transport: Literal["file", "console", "smpp"] = "file"
+    file_path: Path | None = Field(None, description="JSON lines of the file transport (default var/sms/outbox.jsonl)")
+    signature: str = Field("湖南社保", description="the registered 签名, put in every text once as 【…】")
+    source_addr: str = "10690012333"
+    registered_delivery: bool = True
+    cost_per_segment: Decimal = Field(Decimal("0.045"), ge=0, description="yuan per billed segment")
+    window_start: time = time(8, 0)
+    window_end: time = time(21, 0)
+    timezone: str = "Asia/Shanghai"
+    poll_seconds: float = Field(0.2, gt=0, description="longest idle wait of the worker")
+    smpp: SmppSettings = SmppSettings()
+    limits: LimitSettings = LimitSettings()
+
+    @field_validator("signature")
+    @classmethod
+    def _signature_shape(cls, value: str) -> str:
+        if not 2 <= len(value) <= 8 or "【" in value or "】" in value:
+            raise ValueError("the signature is 2–8 characters, without 【】")
+        return value

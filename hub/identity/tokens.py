@@ -106,6 +106,13 @@ def verify_access_token(
     token: str, keys: SigningKeys, *, issuer: str, audience: str = "hub", now: float | None = None
 ) -> Subject:
     """The Subject a valid token carries; raises InvalidToken otherwise (never says why to the caller)."""
+    return verify_access_token_claims(token, keys, issuer=issuer, audience=audience, now=now)[0]
+
+
+def verify_access_token_claims(
+    token: str, keys: SigningKeys, *, issuer: str, audience: str = "hub", now: float | None = None
+) -> tuple[Subject, dict[str, Any]]:
+    """Like ``verify_access_token``, also returning the verified claims (``jti``, ``exp``, ``iat`` …)."""
     try:
         decoded = jwt.decode(token, keys._key_set(), algorithms=[ALGORITHM])
     except (JoseError, ValueError) as exc:
@@ -119,7 +126,7 @@ def verify_access_token(
     if not isinstance(c.get("exp"), int) or c["exp"] <= current:
         raise InvalidToken("expired")
     try:
-        return Subject(
+        subject = Subject(
             kind=SubjectKind(c["knd"]),
             account_id=str(c["sub"]),
             client_id=str(c["cid"]),
@@ -135,3 +142,4 @@ def verify_access_token(
         )
     except (KeyError, ValueError) as exc:
         raise InvalidToken("claims") from exc
+    return subject, dict(c)

@@ -1,0 +1,1 @@
+"""GraphQL at /graphql (strawberry): the same services, subject, errors and audit as the REST API."""

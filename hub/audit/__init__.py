@@ -1,0 +1,1 @@
+"""The tamper-evident audit log: who read or changed which subject's data, through what, with what result."""

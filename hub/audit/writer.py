@@ -1,0 +1,159 @@
+"""Appending to this process's audit chain with group commit.
+
+Callers await ``record``: their entry joins the next batch, the batch is inserted in one transaction
+of the hub DB and only after its commit (durable: synchronous_commit is left on) does ``record``
+return, so a response never leaves before its audit record. While one batch commits, new entries
+queue for the next one, which is what lets many concurrent requests share a commit. A failed batch
+fails its callers (503) and leaves the chain head unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import socket
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from hub.access.context import Caller
+from hub.audit.chain import GENESIS, Entry, Record, key_id, link, sign_anchor
+from hub.errors import ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+_INSERT = (
+    "insert into hub.audit_log (chain_id, seq, at, request_id, actor_kind, actor, client_id, channel, action, "
+    "target_type, target_id, purpose, result, ip, prev_hash, hash) "
+    "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+class AuditLog:
+    """One hash chain per web process (``chain_id``), so web nodes never serialise on a shared head."""
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[AsyncConnection[Any]],
+        *,
+        anchor_key: bytes,
+        anchor_every: int = 1000,
+        anchor_interval: float = 60.0,
+        chain_id: str | None = None,
+    ) -> None:
+        self.pool = pool
+        self.chain_id = chain_id or f"{socket.gethostname()[:40]}-{secrets.token_hex(6)}"
+        self._key = anchor_key
+        self._anchor_every = anchor_every
+        self._anchor_interval = anchor_interval
+        self._seq = 0
+        self._head = GENESIS
+        self._anchored_seq = 0
+        self._anchored_at = time.monotonic()
+        self._queue: list[tuple[Entry, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._registered = False
+
+    async def start(self) -> None:
+        """Register the chain now if the hub DB allows; otherwise the first batch registers it."""
+        try:
+            await self._register()
+        except Exception as exc:  # e.g. the hub DB not migrated yet: reads fail closed until it is
+            log.warning("audit chain not registered at startup: %s", type(exc).__name__)
+
+    async def _register(self) -> None:
+        if self._registered:
+            return
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "insert into hub.audit_chain (chain_id, host) values (%s, %s) on conflict do nothing",
+                (self.chain_id, socket.gethostname()[:64]),
+            )
+        self._registered = True
+
+    async def record(self, caller: Caller, action: str, target_type: str, target_id: str, result: str) -> None:
+        s = caller.subject
+        await self.append(
+            Entry(
+                at=datetime.now(UTC),
+                request_id=caller.request_id,
+                actor_kind=s.kind.value,
+                actor=s.account_id,
+                client_id=s.client_id,
+                channel=s.channel.value,
+                action=action,
+                target_type=target_type,
+                target_id=target_id,
+                purpose=caller.purpose,
+                result=result,
+                ip=caller.ip,
+            )
+        )
+
+    async def append(self, entry: Entry) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((entry, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        await asyncio.shield(future)
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            records: list[Record] = []
+            seq, head = self._seq, self._head
+            for entry, _ in batch:
+                seq += 1
+                rec = link(self.chain_id, seq, entry, head)
+                head = rec.hash
+                records.append(rec)
+            try:
+                async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                    await cur.executemany(_INSERT, [r.row() for r in records])
+                self._seq, self._head = seq, head
+            except Exception as exc:
+                log.error("audit batch of %d failed: %s", len(batch), type(exc).__name__)
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(ServiceUnavailable("审计记录暂时无法写入，请稍后再试"))
+                continue
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+            if self._anchor_due():
+                try:
+                    await self.anchor()
+                except Exception as exc:  # the records are durable; the next batch retries the anchor
+                    log.error("audit anchor failed: %s", type(exc).__name__)
+
+    def _anchor_due(self) -> bool:
+        pending = self._seq - self._anchored_seq
+        return pending >= self._anchor_every or (
+            pending > 0 and time.monotonic() - self._anchored_at >= self._anchor_interval
+        )
+
+    async def anchor(self) -> None:
+        """Sign the current head into ``hub.audit_anchor`` (nothing to do for an empty or anchored chain)."""
+        if self._seq == self._anchored_seq:
+            return
+        seq, head = self._seq, self._head
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "insert into hub.audit_anchor (chain_id, seq, hash, signed_at, key_id, signature) "
+                "values (%s, %s, %s, now(), %s, %s)",
+                (self.chain_id, seq, head, key_id(self._key), sign_anchor(self._key, self.chain_id, seq, head)),
+            )
+        self._anchored_seq, self._anchored_at = seq, time.monotonic()
+
+    async def close(self) -> None:
+        """Wait for queued records, then anchor the head."""
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        try:
+            await self.anchor()
+        except Exception as exc:  # shutting down: report, do not raise over the original cause
+            log.error("final audit anchor failed: %s", type(exc).__name__)

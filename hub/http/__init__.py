@@ -1,0 +1,1 @@
+"""Starlette glue shared by every web front end: request ids, problem+json rendering, typed deps."""

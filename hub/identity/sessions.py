@@ -1,0 +1,103 @@
+"""Server-side portal sessions in Redis: idle timeout 30 minutes, absolute lifetime 10 hours.
+
+The cookie holds only a random id; Redis holds the Subject under a hash of that id. Both limits are
+checked against the caller's clock (so tests move time), and the Redis TTL cleans up behind them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis
+
+from hub.access.subject import Channel, StaffRole, Subject, SubjectKind
+
+SESSION_CLIENT = "portal-web"  # the client_id of a Subject that came through a portal session
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    idle: timedelta = timedelta(minutes=30)
+    absolute: timedelta = timedelta(hours=10)
+    prefix: str = "hub:auth:"
+
+
+@dataclass(frozen=True)
+class Session:
+    subject: Subject
+    created: float
+    last_seen: float
+
+    def live(self, policy: SessionPolicy, now: datetime) -> bool:
+        t = now.timestamp()
+        return t - self.last_seen < policy.idle.total_seconds() and t - self.created < policy.absolute.total_seconds()
+
+
+def key(policy: SessionPolicy, session_id: str) -> str:
+    return policy.prefix + "sess:" + hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def subject_to_dict(s: Subject) -> dict[str, Any]:
+    return {
+        "kind": s.kind.value,
+        "account_id": s.account_id,
+        "client_id": s.client_id,
+        "channel": s.channel.value,
+        "scopes": sorted(s.scopes),
+        "person_id": s.person_id,
+        "unit_id": s.unit_id,
+        "unit_admin": s.unit_admin,
+        "roles": sorted(r.value for r in s.roles),
+        "region_codes": sorted(s.region_codes),
+        "grant_id": s.grant_id,
+        "auth_methods": list(s.auth_methods),
+    }
+
+
+def subject_from_dict(d: dict[str, Any]) -> Subject:
+    return Subject(
+        kind=SubjectKind(d["kind"]),
+        account_id=d["account_id"],
+        client_id=d["client_id"],
+        channel=Channel(d["channel"]),
+        scopes=frozenset(d["scopes"]),
+        person_id=d["person_id"],
+        unit_id=d["unit_id"],
+        unit_admin=d["unit_admin"],
+        roles=frozenset(StaffRole(r) for r in d["roles"]),
+        region_codes=frozenset(d["region_codes"]),
+        grant_id=d["grant_id"],
+        auth_methods=tuple(d["auth_methods"]),
+    )
+
+
+def encode(session: Session) -> str:
+    return json.dumps({"s": subject_to_dict(session.subject), "c": session.created, "l": session.last_seen})
+
+
+def decode(raw: str | bytes) -> Session:
+    d = json.loads(raw)
+    return Session(subject_from_dict(d["s"]), float(d["c"]), float(d["l"]))
+
+
+def ttl_seconds(policy: SessionPolicy) -> int:
+    return int(policy.idle.total_seconds())
+
+
+def create(r: redis.Redis, policy: SessionPolicy, subject: Subject, now: datetime) -> str:
+    """Store a new session for ``subject``; returns the id for the cookie."""
+    session_id = secrets.token_urlsafe(32)
+    grant = "ps_" + secrets.token_hex(8)
+    subject = Subject(**{**subject.__dict__, "grant_id": grant})
+    t = now.timestamp()
+    r.set(key(policy, session_id), encode(Session(subject, t, t)), ex=ttl_seconds(policy))
+    return session_id
+
+
+def destroy(r: redis.Redis, policy: SessionPolicy, session_id: str) -> None:
+    r.delete(key(policy, session_id))

@@ -1,0 +1,113 @@
+"""SQL over the query store for a person's records (read connections only)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg.rows import dict_row
+
+from hub.access.rules import PersonFacts
+from hub.db import ReadConnection
+
+Row = dict[str, Any]
+
+
+async def _all(conn: ReadConnection, query: str, params: Sequence[Any] | dict[str, Any]) -> list[Row]:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(query, params)
+    return await cur.fetchall()
+
+
+async def facts_many(conn: ReadConnection, person_ids: Sequence[int]) -> dict[int, PersonFacts]:
+    rows = await _all(
+        conn,
+        "select p.person_id, p.region_code, "
+        "coalesce((select array_agg(distinct r.unit_id) from unit_roster r where r.person_id = p.person_id), "
+        "'{}') as unit_ids from person_overview p where p.person_id = any(%s)",
+        (list(person_ids),),
+    )
+    return {
+        r["person_id"]: PersonFacts(r["person_id"], r["region_code"], frozenset(u for u in r["unit_ids"] if u))
+        for r in rows
+    }
+
+
+async def overview_many(conn: ReadConnection, person_ids: Sequence[int]) -> dict[int, Row]:
+    rows = await _all(conn, "select * from person_overview where person_id = any(%s)", (list(person_ids),))
+    return {r["person_id"]: r for r in rows}
+
+
+async def insurance(conn: ReadConnection, person_id: int) -> list[Row]:
+    return await _all(conn, "select * from person_insurance where person_id = %s order by insurance", (person_id,))
+
+
+async def contributions(
+    conn: ReadConnection,
+    person_id: int,
+    *,
+    unit_id: int | None,
+    year: int | None,
+    insurance: str | None,
+    after: tuple[int, int] | None,
+    limit: int,
+) -> list[Row]:
+    """Newest period first, then detail id; ``after`` is the (period, detail_id) of the last row seen."""
+    return await _all(
+        conn,
+        "select * from contribution_month where person_id = %(p)s "
+        "and (%(u)s::bigint is null or unit_id = %(u)s) "
+        "and (%(y)s::int is null or period between %(y)s * 100 + 1 and %(y)s * 100 + 12) "
+        "and (%(i)s::text is null or insurance = %(i)s) "
+        "and (%(ap)s::int is null or (period, -detail_id) < (%(ap)s, -%(ad)s::bigint)) "
+        "order by period desc, detail_id asc limit %(n)s",
+        {
+            "p": person_id,
+            "u": unit_id,
+            "y": year,
+            "i": insurance,
+            "ap": after[0] if after else None,
+            "ad": after[1] if after else None,
+            "n": limit,
+        },
+    )
+
+
+async def accounts(conn: ReadConnection, person_id: int, account: str | None) -> list[Row]:
+    return await _all(
+        conn,
+        "select * from account_year where person_id = %s and (%s::text is null or account = %s) order by account, year",
+        (person_id, account, account),
+    )
+
+
+async def benefit(conn: ReadConnection, person_id: int) -> Row | None:
+    rows = await _all(conn, "select * from benefit where person_id = %s", (person_id,))
+    return rows[0] if rows else None
+
+
+async def benefit_items(conn: ReadConnection, person_id: int) -> list[Row]:
+    return await _all(conn, "select * from benefit_item where person_id = %s order by item", (person_id,))
+
+
+async def payments(conn: ReadConnection, person_id: int, year: int | None) -> list[Row]:
+    return await _all(
+        conn,
+        "select * from benefit_payment where person_id = %(p)s "
+        "and (%(y)s::int is null or period between %(y)s * 100 + 1 and %(y)s * 100 + 12) order by period",
+        {"p": person_id, "y": year},
+    )
+
+
+async def card(conn: ReadConnection, person_id: int) -> Row | None:
+    rows = await _all(conn, "select * from card where person_id = %s", (person_id,))
+    return rows[0] if rows else None
+
+
+async def rights_statement(conn: ReadConnection, person_id: int, year: int | None) -> list[Row]:
+    return await _all(
+        conn,
+        "select * from rights_statement where person_id = %s and (%s::int is null or year = %s) "
+        "order by year, insurance",
+        (person_id, year, year),
+    )

@@ -1,0 +1,168 @@
+"""Reading a person's records: permission check, query-store read, channel masking, one audit record.
+
+Every function needs the scope named in its docstring plus the row-level rule of ``hub.access.rules``.
+A refused and a missing person raise the same ``NotFound`` along the same path (one ownership query,
+one audit record), so neither the body nor the timing tells them apart. Side effect: one audit
+record per call, written durably before the function returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hub.access import rules
+from hub.access.context import ReadContext
+from hub.access.scopes import Scope
+from hub.errors import NotFound, ValidationFailed
+from hub.persons import paging
+from hub.persons import repository as repo
+from hub.persons.schemas import (
+    AccountYearRead,
+    BenefitItemRead,
+    BenefitPaymentRead,
+    BenefitRead,
+    CardRead,
+    ContributionRead,
+    InsuranceRead,
+    Page,
+    PersonOverviewRead,
+    Read,
+    StatementLineRead,
+)
+
+ACCOUNTS = ("BASIC", "ANNUITY")
+
+
+async def _grant(ctx: ReadContext, scope: Scope, action: str, person_id: int) -> rules.PersonGrant:
+    facts = (await repo.facts_many(ctx.conn, [person_id])).get(person_id)
+    grant = rules.person_grant(ctx.subject, scope, facts)
+    if grant is None:
+        await ctx.audit.record(ctx.caller, action, "person", str(person_id), "not_found")
+        raise NotFound()
+    return grant
+
+
+async def _done(ctx: ReadContext, action: str, person_id: int) -> None:
+    await ctx.audit.record(ctx.caller, action, "person", str(person_id), "ok")
+
+
+def _overview(ctx: ReadContext, row: dict[str, Any]) -> PersonOverviewRead:
+    m = ctx.mask
+    return PersonOverviewRead.model_validate(
+        {**row, "id_number": m.id_number(row["id_number"]), "name": m.name(row["name"]), "phone": m.phone(row["phone"])}
+    )
+
+
+async def get_overview(ctx: ReadContext, person_id: int) -> Read[PersonOverviewRead]:
+    """参保人基本信息. Scope ``person:read``. Raises NotFound."""
+    await _grant(ctx, Scope.PERSON_READ, "person.overview", person_id)
+    row = (await repo.overview_many(ctx.conn, [person_id]))[person_id]
+    await _done(ctx, "person.overview", person_id)
+    return Read(as_of=ctx.as_of, data=_overview(ctx, row))
+
+
+async def get_overviews(ctx: ReadContext, person_ids: Sequence[int]) -> dict[int, PersonOverviewRead]:
+    """Batch form for DataLoaders: the overviews the caller may see, one audit record per person asked.
+
+    Persons refused or missing are absent from the result (the loader answers them as not found).
+    """
+    wanted = list(dict.fromkeys(person_ids))
+    facts = await repo.facts_many(ctx.conn, wanted)
+    allowed = [p for p in wanted if rules.person_grant(ctx.subject, Scope.PERSON_READ, facts.get(p)) is not None]
+    rows = await repo.overview_many(ctx.conn, allowed) if allowed else {}
+    for p in wanted:
+        await ctx.audit.record(ctx.caller, "person.overview", "person", str(p), "ok" if p in rows else "not_found")
+    return {p: _overview(ctx, r) for p, r in rows.items()}
+
+
+async def list_insurance(ctx: ReadContext, person_id: int) -> Read[list[InsuranceRead]]:
+    """参保信息 per 险种. Scope ``person:read``; a unit operator sees only the rows of their unit."""
+    grant = await _grant(ctx, Scope.PERSON_READ, "person.insurance", person_id)
+    rows = await repo.insurance(ctx.conn, person_id)
+    if grant.unit_id is not None:
+        rows = [r for r in rows if r["unit_id"] == grant.unit_id]
+    await _done(ctx, "person.insurance", person_id)
+    return Read(as_of=ctx.as_of, data=[InsuranceRead.model_validate(r) for r in rows])
+
+
+async def list_contributions(
+    ctx: ReadContext,
+    person_id: int,
+    *,
+    year: int | None = None,
+    insurance: str | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> Page[ContributionRead]:
+    """缴费明细, newest first, keyset-paged. Scope ``contribution:read``; a unit operator sees their unit's rows."""
+    n = paging.clamp(limit)
+    after = paging.decode(cursor, 2)
+    if year is not None and not 1990 <= year <= 2100:
+        raise ValidationFailed("年度不正确")
+    grant = await _grant(ctx, Scope.CONTRIBUTION_READ, "person.contributions", person_id)
+    rows = await repo.contributions(
+        ctx.conn,
+        person_id,
+        unit_id=grant.unit_id,
+        year=year,
+        insurance=insurance,
+        after=(after[0], after[1]) if after else None,
+        limit=n + 1,
+    )
+    await _done(ctx, "person.contributions", person_id)
+    more = len(rows) > n
+    rows = rows[:n]
+    next_cursor = paging.encode(rows[-1]["period"], rows[-1]["detail_id"]) if more else None
+    return Page(as_of=ctx.as_of, data=[ContributionRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+async def list_accounts(ctx: ReadContext, person_id: int, account: str | None = None) -> Read[list[AccountYearRead]]:
+    """个人账户 by year (``BASIC`` or ``ANNUITY``, both by default). Scope ``account:read``."""
+    if account is not None and account not in ACCOUNTS:
+        raise ValidationFailed("账户类型应为 BASIC 或 ANNUITY")
+    await _grant(ctx, Scope.ACCOUNT_READ, "person.accounts", person_id)
+    rows = await repo.accounts(ctx.conn, person_id, account)
+    await _done(ctx, "person.accounts", person_id)
+    return Read(as_of=ctx.as_of, data=[AccountYearRead.model_validate(r) for r in rows])
+
+
+async def get_benefit(ctx: ReadContext, person_id: int) -> Read[BenefitRead | None]:
+    """核定待遇 with its items; ``data`` is null for a person without a benefit. Scope ``benefit:read``."""
+    await _grant(ctx, Scope.BENEFIT_READ, "person.benefit", person_id)
+    row = await repo.benefit(ctx.conn, person_id)
+    items = await repo.benefit_items(ctx.conn, person_id) if row else []
+    await _done(ctx, "person.benefit", person_id)
+    data = (
+        BenefitRead.model_validate({**row, "items": [BenefitItemRead.model_validate(i) for i in items]})
+        if row
+        else None
+    )
+    return Read(as_of=ctx.as_of, data=data)
+
+
+async def list_payments(ctx: ReadContext, person_id: int, year: int | None = None) -> Read[list[BenefitPaymentRead]]:
+    """待遇发放记录 by month, optionally of one year. Scope ``benefit:read``."""
+    await _grant(ctx, Scope.BENEFIT_READ, "person.payments", person_id)
+    rows = await repo.payments(ctx.conn, person_id, year)
+    await _done(ctx, "person.payments", person_id)
+    return Read(as_of=ctx.as_of, data=[BenefitPaymentRead.model_validate(r) for r in rows])
+
+
+async def get_card(ctx: ReadContext, person_id: int) -> Read[CardRead | None]:
+    """社会保障卡; the number masked per channel. Scope ``card:read``."""
+    await _grant(ctx, Scope.CARD_READ, "person.card", person_id)
+    row = await repo.card(ctx.conn, person_id)
+    await _done(ctx, "person.card", person_id)
+    data = CardRead.model_validate({**row, "card_no": ctx.mask.card_no(row["card_no"])}) if row else None
+    return Read(as_of=ctx.as_of, data=data)
+
+
+async def get_rights_statement(
+    ctx: ReadContext, person_id: int, year: int | None = None
+) -> Read[list[StatementLineRead]]:
+    """个人权益记录: yearly sums per 险种. Scope ``statement:read``."""
+    await _grant(ctx, Scope.STATEMENT_READ, "person.statement", person_id)
+    rows = await repo.rights_statement(ctx.conn, person_id, year)
+    await _done(ctx, "person.statement", person_id)
+    return Read(as_of=ctx.as_of, data=[StatementLineRead.model_validate({**r, "months": r["rows"]}) for r in rows])

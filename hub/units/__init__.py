@@ -1,0 +1,1 @@
+"""A unit's records in the query store: overview, roster and month totals."""

@@ -1,0 +1,420 @@
+"""The SMPP 3.4 transport around smpplib: transceiver binds with a send window, keep-alive and throttling.
+
+smpplib encodes and decodes PDUs and owns the socket; it has no window, no response timeout and no
+reconnect, so each bind here runs two threads: a sender that takes parts from the shared queue while the
+window and the rate allow, and a reader that correlates responses by sequence number, answers the SMSC,
+turns receipts into events, expires submits without a response and keeps the link alive.
+
+A submit whose response never comes (timeout, or the connection dropped inside the window) may or may not
+have reached the SMSC; it is reported as ``Unknown`` and never resent here. THROTTLED and MSGQFUL mean the
+SMSC refused the part, so it goes back to the front of the queue and the bind slows down.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import random
+import select
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import smpplib.client
+import smpplib.consts
+import smpplib.exceptions
+import smpplib.smpp
+
+from hub.config.sms import SmppSettings
+from hub.ids import mask_phone
+from sms import receipts
+from sms.transport import (
+    Accepted,
+    Event,
+    Incoming,
+    NotSent,
+    OutPart,
+    Receipt,
+    Rejected,
+    Unknown,
+    _EventQueue,
+)
+
+log = logging.getLogger(__name__)
+
+THROTTLED = 0x58
+MSGQFUL = 0x14
+SLOW_DOWN = {THROTTLED, MSGQFUL}
+MAX_PAUSE = 10.0
+_LINK_ERRORS = (OSError, smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError)
+
+
+class _Sequences:
+    """Thread-safe sequence numbers 1 … 0x7FFFFFFF for one bind."""
+
+    def __init__(self) -> None:
+        self._value = 0
+        self._lock = threading.Lock()
+
+    @property
+    def sequence(self) -> int:
+        return self._value
+
+    def next_sequence(self) -> int:
+        with self._lock:
+            self._value = self._value % 0x7FFFFFFF + 1
+            return self._value
+
+
+class _Bind:
+    def __init__(self, owner: SmppTransport, index: int) -> None:
+        self.owner = owner
+        self.cfg = owner.cfg
+        self.name = f"bind{index}"
+        self.pending: dict[int, tuple[OutPart, float]] = {}
+        self.lock = threading.Lock()  # socket writes and ``pending``
+        self.room = threading.Condition(self.lock)
+        self.client: Any = None
+        self.alive = False
+        self.rate = self.cfg.rate_per_bind
+        self.tokens = 1.0
+        self.refilled = time.monotonic()
+        self.paused_until = 0.0
+        self.throttle_level = 0
+        self.last_heard = 0.0
+        self.enquire_deadline: float | None = None
+        self.unbound = threading.Event()
+        self.thread = threading.Thread(target=self.run, name=f"smpp-{self.name}", daemon=True)
+        self.binds_made = 0
+
+    # lifecycle -----------------------------------------------------------------------------------
+    def run(self) -> None:
+        delay = self.cfg.reconnect_min_seconds
+        while not self.owner.stopping.is_set():
+            reason = "connect failed"
+            try:
+                self._connect()
+                delay = self.cfg.reconnect_min_seconds
+                reason = self._session()
+            except _LINK_ERRORS as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            self._drop(reason)
+            if self.owner.stopping.is_set():
+                break
+            log.warning("%s: link lost (%s); reconnecting in %.1f s", self.name, reason, delay)
+            self.owner.stopping.wait(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, self.cfg.reconnect_max_seconds)
+
+    def _connect(self) -> None:
+        client = smpplib.client.Client(
+            self.cfg.host,
+            self.cfg.port,
+            timeout=self.cfg.response_timeout_seconds,
+            sequence_generator=_Sequences(),
+            allow_unknown_opt_params=True,
+        )
+        client.connect()
+        try:
+            client.bind_transceiver(
+                system_id=self.cfg.system_id, password=self.cfg.password, system_type=self.cfg.system_type
+            )
+        except BaseException:
+            client.disconnect()
+            raise
+        self.client = client
+        self.alive = True
+        self.last_heard = time.monotonic()
+        self.enquire_deadline = None
+        self.unbound.clear()
+        self.binds_made += 1
+        log.info("%s: bound transceiver to %s:%d", self.name, self.cfg.host, self.cfg.port)
+
+    def _session(self) -> str:
+        reader = threading.Thread(target=self._read_loop, name=f"smpp-{self.name}-read", daemon=True)
+        reader.start()
+        try:
+            while self.alive and not self.owner.stopping.is_set():
+                part = self._next_part()
+                if part is not None:
+                    self._send_submit(part)
+            if self.alive and self.owner.stopping.is_set():
+                self._unbind()
+        finally:
+            self.alive = False
+            reader.join(self.cfg.response_timeout_seconds + 2)
+        return "closed" if self.owner.stopping.is_set() else "connection lost"
+
+    def _drop(self, reason: str) -> None:
+        """Close the socket; every submit still in the window becomes Unknown."""
+        with self.lock:
+            lost = list(self.pending.values())
+            self.pending.clear()
+            self.room.notify_all()
+            client, self.client = self.client, None
+            self.alive = False
+        for part, _ in lost:
+            self.owner.out.put(Unknown(part.key, reason, self.name))
+        if client is not None:
+            client.state = smpplib.consts.SMPP_CLIENT_STATE_OPEN  # else smpplib warns on every close
+            with contextlib.suppress(OSError):
+                client.disconnect()
+            client.state = smpplib.consts.SMPP_CLIENT_STATE_CLOSED
+
+    def _unbind(self) -> None:
+        """Wait (bounded) for the window to drain, then unbind; some SMSCs just close instead of answering."""
+        deadline = time.monotonic() + self.cfg.response_timeout_seconds
+        with self.lock:
+            while self.pending and self.alive and time.monotonic() < deadline:
+                self.room.wait(0.1)
+            if not self.alive:
+                return
+            try:
+                self.client.send_pdu(smpplib.smpp.make_pdu("unbind", client=self.client))
+            except _LINK_ERRORS:
+                return
+        self.unbound.wait(min(self.cfg.response_timeout_seconds, 5.0))
+
+    # sending -------------------------------------------------------------------------------------
+    def _next_part(self) -> OutPart | None:
+        with self.lock:
+            while len(self.pending) >= self.cfg.window and self.alive:
+                self.room.wait(0.1)
+                if self.owner.stopping.is_set():
+                    return None
+        wait = self.paused_until - time.monotonic()
+        if wait > 0:
+            self.owner.stopping.wait(min(wait, 0.2))
+            return None
+        now = time.monotonic()
+        self.tokens = min(max(self.rate / 20, 1.0), self.tokens + (now - self.refilled) * self.rate)
+        self.refilled = now
+        if self.tokens < 1:
+            time.sleep((1 - self.tokens) / self.rate)
+            return None
+        part = self.owner.take(0.1)
+        if part is not None:
+            self.tokens -= 1
+        return part
+
+    def _send_submit(self, part: OutPart) -> None:
+        with self.lock:
+            if not self.alive:
+                self.owner.give_back(part)
+                return
+            pdu = smpplib.smpp.make_pdu(
+                "submit_sm",
+                client=self.client,
+                source_addr_ton=0,
+                source_addr_npi=0,
+                source_addr=part.source,
+                dest_addr_ton=0,
+                dest_addr_npi=1,
+                destination_addr=part.destination,
+                esm_class=part.esm_class,
+                data_coding=part.data_coding,
+                registered_delivery=1 if part.registered_delivery else 0,
+                short_message=part.short_message,
+            )
+            self.pending[pdu.sequence] = (part, time.monotonic() + self.cfg.response_timeout_seconds)
+            try:
+                self.client.send_pdu(pdu)
+            except _LINK_ERRORS:
+                # A partial write may have reached the SMSC: the part stays in the window and becomes Unknown.
+                self.alive = False
+
+    # reading -------------------------------------------------------------------------------------
+    def _read_loop(self) -> None:
+        try:
+            while self.alive:
+                sock = self.client._socket if self.client else None
+                if sock is None:
+                    break
+                readable, _, _ = select.select([sock], [], [], 0.1)
+                if readable:
+                    self._handle(self.client.read_pdu())
+                self._housekeeping()
+        except _LINK_ERRORS as exc:
+            if self.alive and not self.owner.stopping.is_set():
+                log.warning("%s: read failed: %s", self.name, type(exc).__name__)
+        except (TimeoutError, ValueError):
+            pass
+        finally:
+            with self.lock:
+                self.alive = False
+                self.room.notify_all()
+            self.unbound.set()
+
+    def _handle(self, pdu: Any) -> None:
+        self.last_heard = time.monotonic()
+        self.enquire_deadline = None
+        command = pdu.command
+        if command == "submit_sm_resp":
+            self._on_submit_resp(pdu)
+        elif command == "deliver_sm":
+            self._on_deliver(pdu)
+        elif command == "enquire_link":
+            self._respond("enquire_link_resp", pdu.sequence)
+        elif command == "unbind":
+            self._respond("unbind_resp", pdu.sequence)
+            self.alive = False
+        elif command == "unbind_resp":
+            self.unbound.set()
+            self.alive = False
+        elif command == "generic_nack":
+            self._on_submit_resp(pdu)
+        elif command != "enquire_link_resp":
+            log.info("%s: ignored %s", self.name, command)
+
+    def _ack_later(self, sequence: int) -> Callable[[], None]:
+        """deliver_sm_resp once the worker has committed what the deliver_sm said (same connection only)."""
+        generation = self.binds_made
+
+        def ack() -> None:
+            if self.binds_made == generation and self.alive:
+                with contextlib.suppress(*_LINK_ERRORS):
+                    self._respond("deliver_sm_resp", sequence)
+
+        return ack
+
+    def _respond(self, command: str, sequence: int) -> None:
+        with self.lock:
+            if self.client is None:
+                return
+            resp = smpplib.smpp.make_pdu(command, client=self.client)
+            resp.sequence = sequence  # make_pdu ignores a given sequence
+            self.client.send_pdu(resp)
+
+    def _on_submit_resp(self, pdu: Any) -> None:
+        with self.lock:
+            entry = self.pending.pop(pdu.sequence, None)
+            self.room.notify_all()
+        status = int(pdu.status)
+        if entry is None:
+            # After its timeout (already reported Unknown): an accept still settles the part.
+            log.info("%s: late response seq=%d status=0x%x", self.name, pdu.sequence, status)
+            return
+        part = entry[0]
+        if status == 0:
+            raw = pdu.message_id
+            smpp_id = raw.decode("ascii", "replace") if isinstance(raw, bytes) else str(raw)
+            self.owner.out.put(Accepted(part.key, smpp_id.rstrip("\x00"), self.name))
+            self.throttle_level = max(0, self.throttle_level - 1)
+            self.rate = min(self.cfg.rate_per_bind, self.rate * 1.05)
+        elif status in SLOW_DOWN:
+            self.owner.give_back(part)
+            self.throttle_level += 1
+            self.owner.throttled += 1
+            self.rate = max(1.0, self.rate / 2)
+            pause = min(MAX_PAUSE, self.cfg.throttle_pause_seconds * 2 ** (self.throttle_level - 1))
+            self.paused_until = time.monotonic() + pause
+            log.info("%s: SMSC status 0x%x; pausing %.2f s, rate %.0f/s", self.name, status, pause, self.rate)
+        else:
+            self.owner.out.put(Rejected(part.key, status, self.name))
+
+    def _on_deliver(self, pdu: Any) -> None:
+        text = pdu.short_message or b""
+        if isinstance(text, str):
+            text = text.encode("latin-1", "replace")
+        receipted = getattr(pdu, "receipted_message_id", None)
+        state = getattr(pdu, "message_state", None)
+        if (int(pdu.esm_class or 0) & receipts.ESM_CLASS_RECEIPT) or receipted:
+            parsed = receipts.parse(text, receipted, state)
+            if parsed is None:
+                log.warning("%s: unreadable receipt from %s", self.name, mask_phone(_addr(pdu.source_addr)))
+                self._respond("deliver_sm_resp", pdu.sequence)
+                return
+            ack = self._ack_later(pdu.sequence)
+            self.owner.out.put(Receipt(parsed.smpp_id, parsed.stat, parsed.error, ack))
+            return
+        coding = int(pdu.data_coding or 0)
+        body = text.decode("utf-16-be", "replace") if coding == 8 else text.decode("latin-1", "replace")
+        self.owner.out.put(Incoming(_addr(pdu.source_addr), body, self._ack_later(pdu.sequence)))
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        expired: list[OutPart] = []
+        with self.lock:
+            for seq, (part, deadline) in list(self.pending.items()):
+                if deadline < now:
+                    del self.pending[seq]
+                    expired.append(part)
+            if expired:
+                self.room.notify_all()
+        for part in expired:
+            self.owner.out.put(Unknown(part.key, "response timeout", self.name))
+        if self.enquire_deadline is not None:
+            if now > self.enquire_deadline:
+                log.warning("%s: no answer to enquire_link", self.name)
+                self.alive = False
+        elif now - self.last_heard > self.cfg.enquire_link_seconds:
+            with self.lock:
+                if self.client is not None:
+                    self.client.send_pdu(smpplib.smpp.make_pdu("enquire_link", client=self.client))
+            self.enquire_deadline = now + self.cfg.response_timeout_seconds
+            self.last_heard = now
+
+
+def _addr(value: Any) -> str:
+    return value.decode("ascii", "replace") if isinstance(value, bytes) else str(value or "")
+
+
+class SmppTransport:
+    """Several transceiver binds sharing one queue of parts; events arrive on one queue."""
+
+    name = "smpp"
+
+    def __init__(self, cfg: SmppSettings) -> None:
+        self.cfg = cfg
+        self.out = _EventQueue()
+        self.stopping = threading.Event()
+        self.throttled = 0
+        self._queue: collections.deque[OutPart] = collections.deque()
+        self._ready = threading.Condition()
+        self._binds = [_Bind(self, i) for i in range(cfg.binds)]
+
+    @property
+    def capacity(self) -> int:
+        return self.cfg.window * self.cfg.binds
+
+    @property
+    def binds_made(self) -> int:
+        return sum(b.binds_made for b in self._binds)
+
+    def start(self) -> None:
+        for bind in self._binds:
+            bind.thread.start()
+
+    def submit(self, parts: Sequence[OutPart]) -> None:
+        with self._ready:
+            self._queue.extend(parts)
+            self._ready.notify_all()
+
+    def events(self, timeout: float) -> list[Event]:
+        return self.out.drain(timeout)
+
+    def take(self, timeout: float) -> OutPart | None:
+        with self._ready:
+            if not self._queue:
+                self._ready.wait(timeout)
+            return self._queue.popleft() if self._queue else None
+
+    def give_back(self, part: OutPart) -> None:
+        with self._ready:
+            self._queue.appendleft(part)
+            self._ready.notify()
+
+    def close(self) -> None:
+        """Stop taking parts, let the windows drain (bounded), unbind cleanly; unsent parts come back."""
+        self.stopping.set()
+        with self._ready:
+            self._ready.notify_all()
+        for bind in self._binds:
+            if bind.thread.is_alive():
+                bind.thread.join(self.cfg.response_timeout_seconds + 10)
+        with self._ready:
+            left = list(self._queue)
+            self._queue.clear()
+        for part in left:
+            self.out.put(NotSent(part.key))

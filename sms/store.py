@@ -1,0 +1,230 @@
+"""SQL of the sms worker: recovery after a crash, and applying transport events to messages and segments.
+
+Every function runs inside the caller's transaction and never commits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from hub.messaging.outbox import FailureKind
+from sms import receipts
+from sms.transport import Accepted, Event, Incoming, NotSent, PartKey, Receipt, Rejected, Unknown
+
+log = logging.getLogger(__name__)
+
+Conn = psycopg.Connection[Any]
+
+# submit_sm_resp statuses that say the number itself is wrong
+_PERMANENT_STATUSES = {0x0A, 0x0B, 0x33, 0x45}
+OPT_OUT_WORDS = {"R", "T", "TD", "N", "退订", "拒收"}
+
+
+@dataclass
+class Applied:
+    settled: list[PartKey] = field(default_factory=list)  # parts that left the window
+    not_sent: list[PartKey] = field(default_factory=list)
+    receipts: int = 0
+    duplicate_receipts: int = 0
+    orphan_receipts: int = 0
+
+
+def record_event(conn: Conn, kind: str, detail: dict[str, Any]) -> None:
+    conn.execute("insert into hub.sms_event (kind, detail) values (%s, %s::jsonb)", (kind, json.dumps(detail)))
+
+
+def recover(conn: Conn) -> tuple[int, int]:
+    """Parts still 'submitting' were in flight when the last worker died: they become unknown.
+
+    Returns (segments, messages) marked unknown; the job policy decides later whether any is sent again.
+    """
+    rows = conn.execute(
+        "update hub.sms_segment set status = 'unknown' where status = 'submitting' returning message_id"
+    ).fetchall()
+    ids = sorted({int(r[0]) for r in rows})
+    messages = conn.execute(
+        "update hub.sms_message set status = 'unknown', updated_at = now() "
+        "where id = any(%s) and status = 'queued' returning id",
+        (ids,),
+    ).fetchall()
+    record_event(conn, "recovery", {"segments": len(rows), "messages": len(messages)})
+    return len(rows), len(messages)
+
+
+def apply(conn: Conn, events: Sequence[Event]) -> Applied:
+    out = Applied()
+    accepted = [e for e in events if isinstance(e, Accepted)]
+    if accepted:
+        _accepted(conn, accepted)
+        out.settled += [e.key for e in accepted]
+    for e in events:
+        if isinstance(e, Rejected):
+            _failed_part(conn, e.key, e.command_status)
+            out.settled.append(e.key)
+        elif isinstance(e, Unknown):
+            _unknown_part(conn, e.key, e.reason)
+            out.settled.append(e.key)
+        elif isinstance(e, NotSent):
+            _not_sent(conn, e.key)
+            out.settled.append(e.key)
+            out.not_sent.append(e.key)
+        elif isinstance(e, Incoming):
+            _incoming(conn, e)
+    found = [e for e in events if isinstance(e, Receipt)]
+    if found:
+        _receipts(conn, found, out)
+    if accepted:
+        _match_orphans(conn, [e.smpp_id for e in accepted], out)
+    return out
+
+
+def _accepted(conn: Conn, events: list[Accepted]) -> None:
+    rows = conn.execute(
+        """
+        update hub.sms_segment s set status = 'sent', smpp_id = a.smpp_id, bind = a.bind, acked_at = now()
+        from unnest(%s::bigint[], %s::int[], %s::text[], %s::text[]) as a(message_id, seq, smpp_id, bind)
+        where s.message_id = a.message_id and s.seq = a.seq and s.status in ('submitting', 'unknown')
+        returning s.message_id
+        """,
+        (
+            [e.key[0] for e in events],
+            [e.key[1] for e in events],
+            [e.smpp_id for e in events],
+            [e.bind for e in events],
+        ),
+    ).fetchall()
+    conn.execute(
+        """
+        update hub.sms_message m set status = 'sent', sent_at = now(), updated_at = now()
+        where m.id = any(%s) and m.status in ('queued', 'unknown')
+          and not exists (
+            select 1 from hub.sms_segment s where s.message_id = m.id and s.status not in ('sent', 'delivered'))
+        """,
+        (sorted({int(r[0]) for r in rows}),),
+    )
+
+
+def fail_message(conn: Conn, message_id: int, kind: FailureKind, reason: str) -> None:
+    conn.execute(
+        "update hub.sms_message set status = 'failed', failure_kind = %s, failure_reason = %s, failed_at = now(), "
+        "updated_at = now() where id = %s and status <> 'failed'",
+        (kind.value, reason, message_id),
+    )
+
+
+def _failed_part(conn: Conn, key: PartKey, command_status: int) -> None:
+    conn.execute(
+        "update hub.sms_segment set status = 'failed', command_status = %s, acked_at = now() "
+        "where message_id = %s and seq = %s",
+        (command_status, *key),
+    )
+    kind = FailureKind.PERMANENT if command_status in _PERMANENT_STATUSES else FailureKind.TECHNICAL
+    fail_message(conn, key[0], kind, f"submit_sm_resp 0x{command_status:08x}")
+
+
+def _unknown_part(conn: Conn, key: PartKey, reason: str) -> None:
+    conn.execute(
+        "update hub.sms_segment set status = 'unknown' where message_id = %s and seq = %s and status = 'submitting'",
+        key,
+    )
+    conn.execute(
+        "update hub.sms_message set status = 'unknown', failure_reason = %s, updated_at = now() "
+        "where id = %s and status in ('queued', 'sent')",
+        (reason, key[0]),
+    )
+
+
+def _not_sent(conn: Conn, key: PartKey) -> None:
+    conn.execute("delete from hub.sms_segment where message_id = %s and seq = %s and status = 'submitting'", key)
+    left = conn.execute("select count(*) from hub.sms_segment where message_id = %s", (key[0],)).fetchone()
+    if left and int(left[0]) == 0:
+        # Nothing of it left the hub: it goes back to the queue as if never taken.
+        conn.execute(
+            "update hub.sms_message set status = 'created', queued_at = null, updated_at = now() "
+            "where id = %s and status = 'queued'",
+            (key[0],),
+        )
+    else:
+        fail_message(conn, key[0], FailureKind.TECHNICAL, "interrupted between segments")
+
+
+def _incoming(conn: Conn, event: Incoming) -> None:
+    if event.text.strip().upper() in OPT_OUT_WORDS:
+        conn.execute(
+            "insert into hub.sms_opt_out (recipient, source) values (%s, 'reply') on conflict do nothing",
+            (event.source,),
+        )
+
+
+def _receipts(conn: Conn, found: list[Receipt], out: Applied) -> None:
+    final = [r for r in found if receipts.is_final(r.stat)]
+    if not final:
+        return
+    out.receipts += len(final)
+    unique = list({r.smpp_id: r for r in final}.values())
+    out.duplicate_receipts += len(final) - len(unique)
+    final = unique
+    rows = conn.execute(
+        """
+        update hub.sms_segment s
+        set status = case when r.stat = 'DELIVRD' then 'delivered' else 'failed' end,
+            receipt_stat = r.stat, receipt_error = r.err, receipt_at = now()
+        from unnest(%s::text[], %s::text[], %s::text[]) as r(smpp_id, stat, err)
+        where s.smpp_id = r.smpp_id and s.receipt_at is null
+        returning s.smpp_id, s.message_id, r.stat
+        """,
+        ([r.smpp_id for r in final], [r.stat for r in final], [r.error for r in final]),
+    ).fetchall()
+    matched = {str(r[0]) for r in rows}
+    rest = [r for r in final if r.smpp_id not in matched]
+    if rest:
+        seen = conn.execute(
+            "select distinct smpp_id from hub.sms_segment where smpp_id = any(%s)", ([r.smpp_id for r in rest],)
+        ).fetchall()
+        known = {str(r[0]) for r in seen}
+        out.duplicate_receipts += sum(1 for r in rest if r.smpp_id in known)
+        orphans = [r for r in rest if r.smpp_id not in known]
+        if orphans:
+            # Early (its submit_sm_resp not applied yet), or not ours: kept to be matched later.
+            out.orphan_receipts += len(orphans)
+            log.info("%d receipts match no segment yet, e.g. id %s", len(orphans), orphans[0].smpp_id[:32])
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "insert into hub.sms_receipt_orphan (smpp_id, stat, error) values (%s, %s, %s)",
+                    [(r.smpp_id, r.stat, r.error) for r in orphans],
+                )
+    _settle_messages(conn, [(int(r[1]), str(r[2])) for r in rows])
+
+
+def _settle_messages(conn: Conn, segment_results: list[tuple[int, str]]) -> None:
+    """A message is delivered only when every segment is; a failed segment fails the message."""
+    delivered = sorted({mid for mid, stat in segment_results if stat == "DELIVRD"})
+    if delivered:
+        conn.execute(
+            """
+            update hub.sms_message m set status = 'delivered', delivered_at = now(), updated_at = now()
+            where m.id = any(%s) and m.status in ('queued', 'sent', 'unknown')
+              and not exists (select 1 from hub.sms_segment s where s.message_id = m.id and s.status <> 'delivered')
+            """,
+            (delivered,),
+        )
+    for mid, stat in segment_results:
+        kind = receipts.FINAL.get(stat)
+        if kind is not None:
+            fail_message(conn, mid, kind, f"receipt {stat}")
+
+
+def _match_orphans(conn: Conn, smpp_ids: list[str], out: Applied) -> None:
+    rows = conn.execute(
+        "update hub.sms_receipt_orphan set matched_at = now() where smpp_id = any(%s) and matched_at is null "
+        "returning smpp_id, stat, error",
+        (smpp_ids,),
+    ).fetchall()
+    if rows:
+        _receipts(conn, [Receipt(str(r[0]), str(r[1]), r[2]) for r in rows], Applied())

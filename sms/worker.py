@@ -1,0 +1,369 @@
+"""The sms worker (``hub sms run``): the only owner of the transport.
+
+Loop: apply what the transport reported (one transaction), then claim as many parts as the window has
+room for (one transaction that marks them 'submitting' before anything is sent), then hand them over.
+Codes and notices are claimed before any broadcast. A part is counted in flight from its claim until its
+outcome is committed, so a crash leaves at most the window in state 'submitting', which the next worker
+marks 'unknown' (``store.recover``) instead of sending again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from hub import pg
+from hub.config.sms import SmsSettings
+from hub.ids import mask_phone
+from hub.messaging import templates
+from hub.messaging.outbox import FailureKind
+from sms import limits, store, text
+from sms.transport import ConsoleTransport, FileTransport, OutPart, PartKey, Transport, confirm
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = 0x534D53  # 'SMS': one worker per hub database
+
+
+def make_transport(settings: SmsSettings, var_dir: Path) -> Transport:
+    if settings.transport == "smpp":
+        from sms.smpp import SmppTransport
+
+        return SmppTransport(settings.smpp)
+    if settings.transport == "console":
+        return ConsoleTransport()
+    return FileTransport(settings.file_path or var_dir / "sms" / "outbox.jsonl")
+
+
+@dataclass
+class Stats:
+    claimed_messages: int = 0
+    claimed_parts: int = 0
+    settled_parts: int = 0
+    receipts: int = 0
+    duplicate_receipts: int = 0
+    orphan_receipts: int = 0
+    refused: int = 0
+    recovered_unknown: int = 0
+    budget_stopped: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+
+class Worker:
+    def __init__(
+        self,
+        hub_db_url: str,
+        transport: Transport,
+        settings: SmsSettings,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.url = hub_db_url
+        self.transport = transport
+        self.settings = settings
+        self.clock = clock
+        self.stats = Stats()
+        self.in_flight: set[PartKey] = set()
+        self._conn: psycopg.Connection[Any] | None = None
+        self._lock_conn: psycopg.Connection[Any] | None = None
+        self._spent = Decimal(0)
+        self._spent_day: datetime | None = None
+        self._job_tokens: dict[int, tuple[float, float]] = {}
+        self._last_job_check = 0.0
+
+    @property
+    def conn(self) -> psycopg.Connection[Any]:
+        assert self._conn is not None
+        return self._conn
+
+    # lifecycle -------------------------------------------------------------------------------------
+    def open(self, lock_timeout: float = 60.0) -> None:
+        """Take the single-worker lock, mark what the last worker left in flight unknown, start the transport."""
+        self._lock_conn = pg.connect(self.url, autocommit=True, application_name="hub-sms-lock")
+        deadline = time.monotonic() + lock_timeout
+        while True:
+            got = self._lock_conn.execute("select pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
+            if got and got[0]:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("another sms worker holds the lock")
+            time.sleep(0.2)
+        self._conn = pg.connect(self.url, application_name="hub-sms")
+        segments, messages = store.recover(self.conn)
+        self.conn.commit()
+        self.stats.recovered_unknown = messages
+        if segments:
+            log.warning("recovery: %d parts of %d messages were in flight at a crash; now unknown", segments, messages)
+        self._apply_unknown_policies()
+        self.transport.start()
+
+    def close(self) -> None:
+        """Stop the transport (clean unbind) and record what it reported while draining."""
+        self.transport.close()
+        if self._conn is not None and not self._conn.closed:
+            self._pump(0.05)
+            deadline = time.monotonic() + 5
+            while self.in_flight and time.monotonic() < deadline:
+                self._pump(0.1)
+            self._conn.close()
+        if self._lock_conn is not None:
+            self._lock_conn.close()
+
+    def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> None:
+        self.open()
+        try:
+            while not stop.is_set() and not (until and until()):
+                self.step()
+        finally:
+            self.close()
+
+    def step(self) -> None:
+        # Claim in batches (a quarter of the window or more), not one part per round trip to PostgreSQL.
+        batch = max(1, self.transport.capacity // 4)
+        self._pump(self.settings.poll_seconds if self._room() < batch else 0.002)
+        room = self._room()
+        if room >= batch or (room > 0 and not self.in_flight):
+            claimed = self._claim(room)
+            if claimed:
+                self.transport.submit(claimed)
+        now = time.monotonic()
+        if now - self._last_job_check > 1.0:
+            self._last_job_check = now
+            self._finish_jobs()
+
+    def _room(self) -> int:
+        return self.transport.capacity - len(self.in_flight)
+
+    # events ----------------------------------------------------------------------------------------
+    def _pump(self, timeout: float) -> None:
+        events = self.transport.events(timeout)
+        if not events:
+            return
+        applied = store.apply(self.conn, events)
+        self.conn.commit()
+        confirm(events)
+        for key in applied.settled:
+            self.in_flight.discard(key)
+        self.stats.settled_parts += len(applied.settled)
+        self.stats.receipts += applied.receipts
+        self.stats.duplicate_receipts += applied.duplicate_receipts
+        self.stats.orphan_receipts += applied.orphan_receipts
+
+    # claiming --------------------------------------------------------------------------------------
+    def _claim(self, room: int) -> list[OutPart]:
+        now = self.clock()
+        if not self._budget_left(now):
+            return []
+        rows = self.conn.execute(
+            "select id, recipient, template, personalisation, mandatory, host(requester_ip), null::bigint "
+            "from hub.sms_message where status = 'created' and job_id is null "
+            "order by priority, id limit %s for update skip locked",
+            (room,),
+        ).fetchall()
+        if len(rows) < room and limits.in_window(
+            now, self.settings.window_start, self.settings.window_end, self.settings.timezone
+        ):
+            rows += self._claim_jobs(room - len(rows))
+        parts: list[OutPart] = []
+        check = limits.LimitCheck(self.settings.limits, now)
+        singles = [r for r in rows if r[6] is None]
+        check.load(
+            self.conn,
+            [str(r[1]) for r in singles],
+            [str(r[5]) for r in singles if r[5] is not None],
+            [int(r[0]) for r in singles],
+        )
+        opted_out = self._opted_out([str(r[1]) for r in rows if not r[4]])
+        queued: list[tuple[Any, ...]] = []
+        segments: list[tuple[int, int]] = []
+        for mid, recipient, template, personalisation, mandatory, ip, job_id in rows:
+            if len(parts) >= room:
+                break
+            refusal = None
+            if not mandatory and recipient in opted_out:
+                refusal = "opted_out"
+            elif job_id is None:
+                refusal = check.refused(recipient, ip)
+            if refusal is not None:
+                self._refuse(mid, recipient, refusal)
+                continue
+            try:
+                body = text.sign(
+                    self.settings.signature, templates.render(template, _strs(personalisation), mandatory=mandatory)
+                )
+                pieces = text.split(body)
+            except (templates.TemplateError, text.TextTooLong) as exc:
+                store.fail_message(self.conn, mid, FailureKind.PERMANENT, str(exc))
+                continue
+            if parts and len(parts) + len(pieces) > room:
+                break
+            cost = self.settings.cost_per_segment * len(pieces)
+            if self._spent + cost > self.settings.limits.daily_budget_yuan:
+                self._stop_for_budget()
+                break
+            self._spent += cost
+            ref = self._next_ref(recipient) if len(pieces) > 1 else None
+            for seq, wire in enumerate(text.encode(pieces, ref or 0), start=1):
+                parts.append(
+                    OutPart(
+                        key=(mid, seq),
+                        destination=recipient,
+                        source=self.settings.source_addr,
+                        short_message=wire.short_message,
+                        esm_class=wire.esm_class,
+                        data_coding=text.DATA_CODING_UCS2,
+                        registered_delivery=self.settings.registered_delivery,
+                        parts=len(pieces),
+                        body=body,
+                    )
+                )
+                segments.append((mid, seq))
+            queued.append((self.settings.signature, body, len(pieces), cost, ref, mid))
+        if queued:
+            self.conn.execute(
+                """
+                update hub.sms_message m set status = 'queued', sender = q.sender, body = q.body,
+                    segments = q.segments, cost = q.cost, concat_ref = q.ref, queued_at = now(), updated_at = now()
+                from unnest(%s::text[], %s::text[], %s::int[], %s::numeric[], %s::int[], %s::bigint[])
+                    as q(sender, body, segments, cost, ref, id)
+                where m.id = q.id
+                """,
+                [list(column) for column in zip(*queued, strict=True)],
+            )
+            self.conn.execute(
+                "insert into hub.sms_segment (message_id, seq) select * from unnest(%s::bigint[], %s::int[])",
+                ([m for m, _ in segments], [s for _, s in segments]),
+            )
+        self.conn.commit()
+        self.in_flight.update(segments)
+        self.stats.claimed_messages += len(queued)
+        self.stats.claimed_parts += len(parts)
+        return parts
+
+    def _claim_jobs(self, room: int) -> list[tuple[Any, ...]]:
+        jobs = self.conn.execute(
+            "select id, rate_per_second from hub.sms_job where status = 'running' order by id"
+        ).fetchall()
+        out: list[tuple[Any, ...]] = []
+        for job_id, rate in jobs:
+            take = room - len(out)
+            if take <= 0:
+                break
+            if rate:
+                take = min(take, self._job_allowance(int(job_id), float(rate)))
+            if take <= 0:
+                continue
+            rows = self.conn.execute(
+                "select id, recipient, template, personalisation, mandatory, null::text, job_id "
+                "from hub.sms_message where job_id = %s and status = 'created' "
+                "order by id limit %s for update skip locked",
+                (job_id, take),
+            ).fetchall()
+            if rate:
+                self._spend_job_tokens(int(job_id), len(rows))
+            out += rows
+        return out
+
+    def _job_allowance(self, job_id: int, rate: float) -> int:
+        tokens, at = self._job_tokens.get(job_id, (min(rate, 1.0), time.monotonic()))
+        now = time.monotonic()
+        tokens = min(max(rate, 1.0), tokens + (now - at) * rate)
+        self._job_tokens[job_id] = (tokens, now)
+        return int(tokens)
+
+    def _spend_job_tokens(self, job_id: int, n: int) -> None:
+        tokens, at = self._job_tokens[job_id]
+        self._job_tokens[job_id] = (tokens - n, at)
+
+    def _opted_out(self, recipients: list[str]) -> set[str]:
+        if not recipients:
+            return set()
+        rows = self.conn.execute(
+            "select recipient from hub.sms_opt_out where recipient = any(%s)", (recipients,)
+        ).fetchall()
+        return {str(r[0]) for r in rows}
+
+    def _refuse(self, message_id: int, recipient: str, reason: str) -> None:
+        self.stats.refused += 1
+        log.info("message %d to %s refused: %s", message_id, mask_phone(recipient), reason)
+        store.fail_message(self.conn, message_id, FailureKind.PERMANENT, reason)
+
+    def _next_ref(self, recipient: str) -> int:
+        """Per-destination concatenation reference: two long messages in flight to one phone differ."""
+        row = self.conn.execute(
+            "insert into hub.sms_concat_ref (recipient, last_ref) values (%s, 1) on conflict (recipient) "
+            "do update set last_ref = hub.sms_concat_ref.last_ref %% 255 + 1 returning last_ref",
+            (recipient,),
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    # budget ----------------------------------------------------------------------------------------
+    def _budget_left(self, now: datetime) -> bool:
+        day = limits.local_day_start(now, self.settings.timezone)
+        if day != self._spent_day:
+            row = self.conn.execute(
+                "select coalesce(sum(cost), 0) from hub.sms_message where queued_at >= %s", (day,)
+            ).fetchone()
+            self._spent = Decimal(row[0]) if row else Decimal(0)
+            self._spent_day = day
+            self.stats.budget_stopped = False
+        if self._spent + self.settings.cost_per_segment > self.settings.limits.daily_budget_yuan:
+            self._stop_for_budget()
+            return False
+        return True
+
+    def _stop_for_budget(self) -> None:
+        if not self.stats.budget_stopped:
+            self.stats.budget_stopped = True
+            log.error(
+                "ALERT: the daily SMS budget of %s yuan is spent; sending stopped",
+                self.settings.limits.daily_budget_yuan,
+            )
+            store.record_event(
+                self.conn,
+                "budget_spent",
+                {"budget": str(self.settings.limits.daily_budget_yuan), "spent": str(self._spent)},
+            )
+
+    # jobs ------------------------------------------------------------------------------------------
+    def _apply_unknown_policies(self) -> None:
+        """Jobs with the policy 'resend' send their unknown messages again (counted); 'hold' keeps them."""
+        rows = self.conn.execute(
+            """
+            update hub.sms_message m set status = 'created', queued_at = null, updated_at = now()
+            from hub.sms_job j
+            where m.job_id = j.id and j.unknown_policy = 'resend' and m.status = 'unknown'
+            returning m.id
+            """
+        ).fetchall()
+        if rows:
+            ids = [int(r[0]) for r in rows]
+            self.conn.execute("delete from hub.sms_segment where message_id = any(%s)", (ids,))
+            store.record_event(self.conn, "resend_unknown", {"messages": len(ids)})
+        self.conn.commit()
+
+    def _finish_jobs(self) -> None:
+        self.conn.execute(
+            """
+            update hub.sms_job j set status = 'done', finished_at = now()
+            where j.status = 'running' and not exists (
+                select 1 from hub.sms_message m where m.job_id = j.id and m.status in ('created', 'queued'))
+            """
+        )
+        self.conn.commit()
+
+
+def _strs(value: Any) -> dict[str, str]:
+    data = json.loads(value) if isinstance(value, str) else value
+    return {str(k): str(v) for k, v in dict(data).items()}

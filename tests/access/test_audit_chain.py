@@ -1,0 +1,158 @@
+"""The audit chain: durable group commit, and verify detecting an edited, a deleted and a cut-off row."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from typer.testing import CliRunner
+
+from hub import pg
+from hub.audit.chain import Entry, sm3
+from hub.audit.verify import verify
+from hub.audit.writer import AuditLog
+from hub.db import Pools
+from tests.conftest import Databases
+
+KEY = sm3(b"test anchor key")
+
+
+def _entry(i: int) -> Entry:
+    return Entry(
+        at=datetime.now(UTC),
+        request_id=f"req{i:08d}",
+        actor_kind="person",
+        actor=f"acct-{i}",
+        client_id="portal-web",
+        channel="portal",
+        action="person.overview",
+        target_type="person",
+        target_id=str(1000 + i),
+        purpose="query",
+        result="ok",
+        ip="127.0.0.1",
+    )
+
+
+async def _write(dbs: Databases, n: int, anchor_every: int, key: bytes = KEY) -> str:
+    pools = await Pools.open(dbs.hub_url, dbs.query_url, size=4)
+    try:
+        log = AuditLog(pools.hub, anchor_key=key, anchor_every=anchor_every)
+        await log.start()
+        # Concurrent appends share commits; every one returns only once its record is stored.
+        await asyncio.gather(*(log.append(_entry(i)) for i in range(n)))
+        await log.close()
+        return log.chain_id
+    finally:
+        await pools.close()
+
+
+def _tamper(dbs: Databases, statement: str) -> None:
+    with pg.connect(dbs.hub_url) as conn:
+        conn.execute("set session_replication_role = replica")  # a DBA bypassing the append-only triggers
+        conn.execute(statement)
+        conn.commit()
+
+
+def _findings(dbs: Databases) -> set[tuple[int, str]]:
+    with pg.connect(dbs.hub_url) as conn:
+        _, found = verify(conn, KEY)
+    return {(f.seq, f.kind) for f in found}
+
+
+def test_an_intact_chain_verifies_and_updates_are_refused(dbs: Databases) -> None:
+    chain = asyncio.run(_write(dbs, 30, anchor_every=10))
+    with pg.connect(dbs.hub_url) as conn:
+        rows, found = verify(conn, KEY)
+        assert (rows, found) == (30, [])
+        anchors = conn.execute("select seq from hub.audit_anchor where chain_id = %s order by seq", (chain,)).fetchall()
+        assert anchors[-1] == (30,)
+        # Group commit: the 30 concurrent appends shared transactions (rows of one insert share xmin).
+        commits = conn.execute("select count(distinct xmin::text) from hub.audit_log").fetchone()
+        assert commits is not None and commits[0] < 30
+        conn.rollback()
+        try:
+            conn.execute("update hub.audit_log set result = 'x'")
+            raise AssertionError("update must be refused")
+        except Exception as exc:
+            assert "append-only" in str(exc)
+
+
+def test_verify_detects_an_edited_row(dbs: Databases) -> None:
+    asyncio.run(_write(dbs, 12, anchor_every=5))
+    _tamper(dbs, "update hub.audit_log set target_id = '999' where seq = 4")
+    assert (4, "edited") in _findings(dbs)
+
+
+def test_verify_detects_a_deleted_row(dbs: Databases) -> None:
+    asyncio.run(_write(dbs, 12, anchor_every=5))
+    _tamper(dbs, "delete from hub.audit_log where seq = 7")
+    assert (7, "missing") in _findings(dbs)
+
+
+def test_verify_detects_a_cut_tail(dbs: Databases) -> None:
+    asyncio.run(_write(dbs, 12, anchor_every=5))
+    _tamper(dbs, "delete from hub.audit_log where seq > 9")
+    assert (12, "truncated") in _findings(dbs)
+
+
+def test_verify_detects_a_rewritten_chain_by_its_anchor(dbs: Databases) -> None:
+    """Someone who recomputes every hash after an edit still cannot forge the signed anchor."""
+    from hub.audit.chain import link
+    from hub.audit.verify import _COLUMNS, _entry
+
+    asyncio.run(_write(dbs, 6, anchor_every=100))
+    with pg.connect(dbs.hub_url) as conn:
+        conn.execute("set session_replication_role = replica")
+        conn.execute("update hub.audit_log set result = 'denied' where seq = 2")
+        rows = conn.execute(f"select {_COLUMNS} from hub.audit_log order by seq").fetchall()
+        prev = b"\x00" * 32
+        for row in rows:
+            rec = link(row[0], row[1], _entry(row), prev)
+            conn.execute(
+                "update hub.audit_log set prev_hash = %s, hash = %s where chain_id = %s and seq = %s",
+                (rec.prev_hash, rec.hash, row[0], row[1]),
+            )
+            prev = rec.hash
+        conn.commit()
+    found = _findings(dbs)
+    assert (6, "edited") in found and not any(kind == "missing" for _, kind in found)
+
+
+def test_hub_audit_verify_command(dbs: Databases) -> None:
+    import typer
+
+    from gateway import cli_audit
+    from gateway.api import DEV_ANCHOR_KEY
+
+    asyncio.run(_write(dbs, 8, anchor_every=4, key=DEV_ANCHOR_KEY))
+    app = typer.Typer()
+    cli_audit.register(app)
+    app.command("noop")(lambda: None)
+    env = {
+        "HUB_CORE_DB_URL": dbs.core_url,
+        "HUB_HUB_DB_URL": dbs.hub_url,
+        "HUB_QUERY_DB_URL": dbs.query_url,
+    }
+    runner = CliRunner()
+    ok = runner.invoke(app, ["audit", "verify"], env=env)
+    assert ok.exit_code == 0, ok.output
+    _tamper(dbs, "delete from hub.audit_log where seq = 3")
+    bad = runner.invoke(app, ["audit", "verify"], env=env)
+    assert bad.exit_code == 1, bad.output
+    assert "missing" in bad.output
+
+
+def test_reads_fail_closed_when_the_audit_log_cannot_be_written(province: object) -> None:
+    """No audit record, no answer: a hub DB without the audit tables turns personal reads into 503."""
+    from tests.api.actors import cast
+    from tests.api.conftest import Province, make_api
+
+    assert isinstance(province, Province)
+    c = cast(province)
+    # The core database has no hub schema: every audit insert fails.
+    with make_api(province.core_url, province.query_url, province.core_url, province.redis_url, own_keys=True) as api:
+        r = api.get(c.actors["person_a"], f"/api/v1/persons/{c.a}/overview")
+        assert r.status_code == 503, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert "id_number" not in r.text

@@ -1,0 +1,70 @@
+"""Rate limits: GCRA in Redis, 429 problem+json with Retry-After, and the local fallback without Redis."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+
+from hub.access.ratelimit import Limit, LocalGcra, RateLimiter
+from hub.errors import RateLimited
+from tests.api.actors import cast
+from tests.api.conftest import Province, make_api
+
+TIGHT = {"read": {"subject": Limit(1, 2)}, "graphql": {"subject": Limit(1, 2)}}
+CLOSED_PORT = "redis://127.0.0.1:1/0"
+
+
+def _hammer(province: Province, redis_url: str) -> None:
+    c = cast(province)
+    with make_api(province.core_url, province.query_url, province.hub_url, redis_url, rate_limits=TIGHT) as api:
+        me = c.actors["person_a"]
+        path = f"/api/v1/persons/{c.a}/overview"
+        assert [api.get(me, path).status_code for _ in range(2)] == [200, 200]
+        r = api.get(me, path)
+        assert r.status_code == 429
+        assert r.headers["content-type"] == "application/problem+json"
+        assert int(r.headers["retry-after"]) >= 1
+        body = r.json()
+        assert body["type"].endswith("/rate-limited") and body["retry_after"] == int(r.headers["retry-after"])
+        # Another subject is not affected.
+        assert api.get(c.actors["person_b"], f"/api/v1/persons/{c.b}/overview").status_code == 200
+        # GraphQL is its own route class with its own budget.
+        assert [api.gql(me, "{ asOf }").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_429_with_retry_after_through_redis(province: Province) -> None:
+    _hammer(province, province.redis_url)
+
+
+def test_local_fallback_while_redis_is_unreachable(province: Province) -> None:
+    _hammer(province, CLOSED_PORT)
+
+
+def test_gcra_admits_the_burst_then_the_rate() -> None:
+    gcra = LocalGcra()
+    keys = [("k", Limit(rate=10, burst=3))]
+    assert [gcra.check(keys) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert 0 < gcra.check(keys) <= 0.1
+
+
+def test_the_redis_script_refuses_all_keys_or_none(province: Province) -> None:
+    async def run() -> None:
+        client = aioredis.Redis.from_url(province.redis_url)
+        try:
+            limiter = RateLimiter(client, {"read": {"subject": Limit(1, 1), "ip": Limit(100, 100)}}, prefix="rltest")
+            ident = {"subject": f"s-{id(limiter)}", "ip": f"ip-{id(limiter)}"}
+            await limiter.check("read", ident)
+            try:
+                await limiter.check("read", ident)
+                raise AssertionError("second request within the interval must be refused")
+            except RateLimited as exc:
+                assert exc.retry_after >= 1
+            # The refused request did not advance the IP key: 100 more requests from the IP pass for others.
+            for i in range(50):
+                await limiter.check("read", {"subject": f"other-{i}-{id(limiter)}", "ip": ident["ip"]})
+            assert not limiter.using_fallback
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
