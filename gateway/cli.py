@@ -292,7 +292,18 @@ def demo(
         console.print("  演示账号（短信验证码写入 var/sms/outbox.jsonl）：")
         print_demo_accounts(list(accounts))
         console.print("按 Ctrl-C 停止全部服务。")
-        uvicorn.run(create_app(settings, ep), host=settings.http_host, port=settings.http_port, log_level="info")
+        # The demo delivers SMS in-process (file transport: var/sms/outbox.jsonl); production runs `hub sms run`.
+        from sms.worker import Worker, make_transport
+
+        sms_stop = threading.Event()
+        sms_worker = Worker(ep.hub_db_url, make_transport(settings.sms, settings.var_dir), settings.sms)
+        sms_thread = threading.Thread(target=sms_worker.run, args=(sms_stop,), name="sms", daemon=True)
+        sms_thread.start()
+        try:
+            uvicorn.run(create_app(settings, ep), host=settings.http_host, port=settings.http_port, log_level="info")
+        finally:
+            sms_stop.set()
+            sms_thread.join(timeout=10)
     finally:
         ep.stop()
 

