@@ -27,6 +27,8 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.sync_bench
+	$(BIN)/python -m bench.sync_crash
+	$(BIN)/python -m bench.sms_bench
 
 clean:
 	rm -rf $(VENV) var
