@@ -55,6 +55,7 @@ from core import params as params_mod
 from core import seed_data as sd
 from core.benefits import BenefitInputs, decide
 from hub import ids, pg
+from hub.rules import retirement
 from hub.rules.contributions import base_bounds, clamp_base
 from hub.rules.money import to_fen
 from hub.rules.params import (
@@ -146,23 +147,13 @@ def declared_wage(aac001: int, factor: int, year: int, onpost_prev: Decimal) -> 
 
 
 def retirement_age_months(birth: date, sex: str, position: str) -> int:
-    """Statutory retirement age in months: 60 (men), 55 (women), 50 (women in 工勤 posts), delayed
-    by birth cohort: men from 1965-01 and women-55 from 1970-01 by one month per 4 months (to +36),
-    women-50 from 1975-01 by one month per 2 months (to +60)."""
-    if sex == "1":
-        base, start, step, cap = 60, 1965, 4, 36
-    elif position == sd.WORKER_POSITION:
-        base, start, step, cap = 50, 1975, 2, 60
-    else:
-        base, start, step, cap = 55, 1970, 4, 36
-    k = (birth.year - start) * 12 + birth.month - 1
-    delay = min(cap, k // step + 1) if k >= 0 else 0
-    return base * 12 + delay
+    """Statutory retirement age in months (hub.rules.retirement); women in 工勤 posts start from 50."""
+    return retirement.age_months(birth, sex, female_original_age=50 if position == sd.WORKER_POSITION else 55)
 
 
 def retirement_date(birth: date, sex: str, position: str) -> date:
-    """离退休日期 (aic162): the first day of the month in which the statutory age is reached."""
-    return (Period.of(birth) + retirement_age_months(birth, sex, position)).first_day
+    """离退休日期 (aic162) of a generated person."""
+    return retirement.retirement_date(birth, sex, female_original_age=50 if position == sd.WORKER_POSITION else 55)
 
 
 # Parameters ----------------------------------------------------------------------------------------

@@ -147,16 +147,11 @@ def test_ages_match_status(conn: seed_mod.Conn) -> None:
     assert _rows(conn, "select count(*) from (select aac001 from core.ac20 group by 1 having count(*) > 1) t")[0][0] > 0
 
 
-def test_retirement_age_reform_examples() -> None:
-    # DOMAIN.md §1.1: men from 1965-01 +1 month per 4 months; women-50 from 1975-01 +1 per 2.
-    assert seed_mod.retirement_age_months(date(1964, 12, 31), "1", "科员") == 720
-    assert seed_mod.retirement_age_months(date(1965, 1, 15), "1", "科员") == 721
-    assert seed_mod.retirement_age_months(date(1965, 5, 15), "1", "科员") == 722
-    assert seed_mod.retirement_age_months(date(1990, 1, 1), "1", "科员") == 756  # capped at 63
-    assert seed_mod.retirement_age_months(date(1970, 1, 1), "2", "科员") == 661
+def test_generated_retirement_follows_the_rule() -> None:
+    # 工勤 women start from 50 (hub.rules.retirement has the worked examples)
     assert seed_mod.retirement_age_months(date(1975, 3, 1), "2", "工勤") == 602
-    assert seed_mod.retirement_age_months(date(1995, 1, 1), "2", "工勤") == 660  # capped at 55
-    assert seed_mod.retirement_date(date(1965, 1, 15), "1", "科员") == date(2025, 2, 1)
+    # other women from 55: 1975-03 is 62 months after 1970-01, 62 // 4 + 1 = 16 → 660 + 16 = 676
+    assert seed_mod.retirement_age_months(date(1975, 3, 1), "2", "科员") == 676
 
 
 def test_contributions_equal_the_rule(conn: seed_mod.Conn) -> None:
