@@ -114,6 +114,10 @@ def write_ops(store: psycopg.Connection[Any], ops: Iterable[Op]) -> None:
                 cur.executemany(_delete_sql(model, agg.key_names) + " and rows = 0", emptied)
 
 
+class CheckpointMoved(RuntimeError):
+    """The stored checkpoint is not the one this writer started from (``hub sync init`` or another writer)."""
+
+
 def save_checkpoint(store: psycopg.Connection[Any], expected: Checkpoint, new: Checkpoint) -> None:
     """Move the checkpoint from ``expected`` to ``new``; fails if another writer moved it meanwhile."""
     cur = store.execute(
@@ -140,7 +144,7 @@ def save_checkpoint(store: psycopg.Connection[Any], expected: Checkpoint, new: C
         },
     )
     if cur.rowcount != 1:
-        raise RuntimeError("the sync checkpoint was moved by another writer")
+        raise CheckpointMoved("the sync checkpoint was moved by another writer")
 
 
 def write_events(

@@ -34,7 +34,7 @@ where txid >= pg_snapshot_xmin(%(prev)s::pg_snapshot)
   and txid < pg_snapshot_xmax(%(cur)s::pg_snapshot)
   and not pg_visible_in_snapshot(txid, %(prev)s::pg_snapshot)
   and pg_visible_in_snapshot(txid, %(cur)s::pg_snapshot)
-  and id > %(last)s
+  {after_last}
 order by id
 limit %(n)s
 """
@@ -88,7 +88,10 @@ def current_snapshot(core: psycopg.Connection[Any]) -> str:
 
 
 def read_batch(core: psycopg.Connection[Any], cp: Checkpoint, cur: str, limit: int) -> list[Change]:
-    rows = core.execute(_READ, {"prev": cp.prev_snapshot, "cur": cur, "last": cp.last_id, "n": limit}).fetchall()
+    # At the start of a round there is no id bound: leaving out "id > 0" keeps the planner on the txid
+    # index instead of a primary-key scan of the whole log when the log has no statistics yet.
+    query = _READ.replace("{after_last}", "and id > %(last)s" if cp.last_id else "")
+    rows = core.execute(query, {"prev": cp.prev_snapshot, "cur": cur, "last": cp.last_id, "n": limit}).fetchall()
     return [
         Change(
             id=r[0],
@@ -117,6 +120,11 @@ def visible(core_or_store: psycopg.Connection[Any], txid: int, snapshot: str) ->
     ).fetchone()
     assert row is not None
     return bool(row[0])
+
+
+def analyze(core: psycopg.Connection[Any]) -> None:
+    """Refresh the change log's statistics (a core without autovacuum would leave the planner blind)."""
+    core.execute("analyze core.chg_log")
 
 
 def prune(core: psycopg.Connection[Any], cp: Checkpoint, older_than_hours: float) -> int:

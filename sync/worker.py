@@ -72,6 +72,9 @@ class SyncWorker:
         self._listen: psycopg.Connection[Any] | None = None
         self._last_prune = 0.0
         self._last_lag_alarm = 0.0
+        # The single writer keeps its checkpoint in memory; saving still compares-and-sets the stored one.
+        self._cp: feed.Checkpoint | None = None
+        self._fault_open = True  # unknown at start: the first good batch clears any stale fault
 
     @classmethod
     def from_settings(cls, core_url: str, store_url: str, settings: SyncSettings) -> SyncWorker:
@@ -97,6 +100,7 @@ class SyncWorker:
         self._listen.execute("listen core_changes")
 
     def close(self) -> None:
+        self._cp = None
         for conn in (self._core, self._store, self._listen):
             if conn is not None:
                 conn.close()
@@ -117,13 +121,19 @@ class SyncWorker:
         return self._store
 
     # one step ----------------------------------------------------------------------------
+    def _checkpoint(self) -> feed.Checkpoint:
+        if self._cp is None:
+            cp = apply.load_checkpoint(self.store, FEED)
+            self.store.rollback()
+            if cp is None:
+                raise NotInitialised("查询库尚未初始化，请先运行 hub sync backfill")
+            self._cp = cp
+        return self._cp
+
     def step(self) -> int:
         """Apply at most one batch; returns the number of changes applied (0: nothing to do)."""
         store, core = self.store, self.core
-        cp = apply.load_checkpoint(store, FEED)
-        store.rollback()
-        if cp is None:
-            raise NotInitialised("查询库尚未初始化，请先运行 hub sync backfill")
+        cp = self._checkpoint()
         cur = cp.cur_snapshot or feed.current_snapshot(core)
         try:
             changes = feed.read_batch(core, cp, cur, self.batch_size)
@@ -150,11 +160,18 @@ class SyncWorker:
             last_change_id=last.id if last else cp.last_change_id,
             last_change_at=max(c.changed_at for c in changes) if changes else cp.last_change_at,
         )
-        with store.transaction():
-            apply.write_ops(store, ops)
-            apply.write_events(store, new_cp.batches, new_cp.prev_snapshot, touched)
-            apply.save_checkpoint(store, cp, new_cp)
-        store.commit()
+        self._cp = None  # unknown until the transaction has committed
+        try:
+            with store.transaction():
+                apply.write_ops(store, ops)
+                apply.write_events(store, new_cp.batches, new_cp.prev_snapshot, touched)
+                apply.save_checkpoint(store, cp, new_cp)
+            store.commit()
+        except apply.CheckpointMoved:
+            store.rollback()
+            log.warning("sync checkpoint changed underneath; reloading it")
+            return 0
+        self._cp = new_cp
         now = datetime.now(UTC)
         lags = [(now - c.changed_at).total_seconds() for c in changes]
         self.lag_samples.extend(lags)
@@ -166,6 +183,7 @@ class SyncWorker:
 
     def _fault(self, change_id: int | None, reason: str) -> None:
         reason = redact(reason)
+        self._fault_open = True
         log.error("sync stopped at change %s: %s", change_id, reason)
         store = self.store
         store.rollback()
@@ -181,6 +199,9 @@ class SyncWorker:
         store.commit()
 
     def _resolve_fault(self) -> None:
+        if not self._fault_open:
+            return
+        self._fault_open = False
         store = self.store
         store.execute("update sync_fault set resolved_at = now() where feed = %s and resolved_at is null", (FEED,))
         store.commit()
@@ -198,9 +219,7 @@ class SyncWorker:
         return total
 
     def _in_round(self) -> bool:
-        cp = apply.load_checkpoint(self.store, FEED)
-        self.store.rollback()
-        return cp is not None and cp.cur_snapshot is not None
+        return self._checkpoint().cur_snapshot is not None
 
     def run(self, stop: threading.Event) -> None:
         """Run until ``stop`` is set; reconnects after a lost connection."""
@@ -229,12 +248,10 @@ class SyncWorker:
         if time.monotonic() - self._last_prune < 60:
             return
         self._last_prune = time.monotonic()
-        cp = apply.load_checkpoint(self.store, FEED)
-        self.store.rollback()
-        if cp is not None:
-            removed = feed.prune(self.core, cp, self.prune_after_hours)
-            if removed:
-                log.info("pruned %d applied changes", removed)
+        removed = feed.prune(self.core, self._checkpoint(), self.prune_after_hours)
+        if removed:
+            log.info("pruned %d applied changes", removed)
+        feed.analyze(self.core)
 
     # status ------------------------------------------------------------------------------
     def status(self) -> Status:
