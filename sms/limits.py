@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,6 +37,52 @@ def local_day_start(now: datetime, tz: str) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+class PrefixWindow:
+    """Attempts per number prefix in the last hour, kept in memory by the (single) worker.
+
+    Counting a busy prefix in PostgreSQL means reading every message of that prefix of the last hour at every
+    claimed batch, which grows with the traffic. A prefix is read from the database the first time the worker
+    meets it; after that the worker adds what it claims itself (no other process makes messages attempted).
+    It can only count more than the database (a claimed message that later fails still counts), never less.
+    """
+
+    def __init__(self) -> None:
+        self._hits: dict[str, list[datetime]] = {}
+
+    def counts(self, conn: psycopg.Connection[Any], prefixes: list[str], now: datetime) -> dict[str, int]:
+        missing = [p for p in prefixes if p not in self._hits]
+        if missing:
+            rows = conn.execute(
+                f"""
+                select left(recipient, -4), created_at from hub.sms_message
+                where job_id is null and status in {ATTEMPTED} and created_at > %s - interval '1 hour'
+                  and left(recipient, -4) = any(%s)
+                """,
+                (now, missing),
+            ).fetchall()
+            for p in missing:
+                self._hits[p] = []
+            for pfx, created_at in rows:
+                self._hits[str(pfx)].append(created_at)
+            for p in missing:
+                self._hits[p].sort()
+        cutoff = now - timedelta(hours=1)
+        out: dict[str, int] = {}
+        for p in prefixes:
+            hits = self._hits[p]
+            del hits[: bisect.bisect_right(hits, cutoff)]
+            out[p] = len(hits)
+        if len(self._hits) > 100_000:  # forget prefixes with nothing left in the hour
+            for p in [p for p, hits in self._hits.items() if not hits or hits[-1] <= cutoff]:
+                del self._hits[p]
+        return out
+
+    def add(self, prefix: str, at: datetime) -> None:
+        hits = self._hits.get(prefix)
+        if hits is not None:
+            bisect.insort(hits, at)
+
+
 @dataclass
 class LimitCheck:
     """Counts already in the database (one query per claimed batch) plus those claimed in this batch."""
@@ -43,35 +90,64 @@ class LimitCheck:
     cfg: LimitSettings
     now: datetime
     used: Counter[tuple[str, str]] = field(default_factory=Counter)
+    prefixes: PrefixWindow | None = None  # the worker's in-memory prefix counts; None reads them from PostgreSQL
 
     def load(self, conn: psycopg.Connection[Any], recipients: list[str], ips: list[str], exclude: list[int]) -> None:
         """Read the recent attempts of these numbers, their prefixes and IPs (excluding the batch itself)."""
         if not recipients:
             return
         prefixes = sorted({prefix(r) for r in recipients})
-        rows = conn.execute(
+        # ``exclude`` (the batch itself) needs no filter: its rows are still 'created', which is not attempted.
+        attempted = f"job_id is null and status in {ATTEMPTED}"
+        # Counts grouped in PostgreSQL (one row per number, prefix and IP instead of one per past message), each
+        # part on its own index (per number through a lateral join, which keeps the plan on the recipient index
+        # when the table's statistics are stale); the IP part only when the batch has IPs.
+        parts = [
             f"""
-            select recipient, left(recipient, -4), host(requester_ip),
-                   created_at > %(now)s - interval '1 minute', created_at > %(now)s - interval '1 hour'
-            from hub.sms_message
-            where job_id is null and status in {ATTEMPTED} and created_at > %(now)s - interval '1 day'
-              and not (id = any(%(ex)s))
-              and (recipient = any(%(r)s) or left(recipient, -4) = any(%(p)s) or host(requester_ip) = any(%(i)s))
+            select 'n', q.r, c.minute, c.hour, c.day
+            from unnest(%(r)s::text[]) as q(r) cross join lateral (
+                select count(*) filter (where created_at > %(now)s - interval '1 minute') as minute,
+                       count(*) filter (where created_at > %(now)s - interval '1 hour') as hour, count(*) as day
+                from hub.sms_message
+                where {attempted} and created_at > %(now)s - interval '1 day' and recipient = q.r
+            ) as c
+            where c.day > 0
             """,
-            {"now": self.now, "r": recipients, "p": prefixes, "i": ips, "ex": exclude},
+        ]
+        if self.prefixes is None:
+            parts.append(
+                f"""
+            select 'p', left(recipient, -4), 0, count(*), 0
+            from hub.sms_message
+            where {attempted} and created_at > %(now)s - interval '1 hour' and left(recipient, -4) = any(%(p)s)
+            group by left(recipient, -4)
+            """
+            )
+        else:
+            for pfx, n in self.prefixes.counts(conn, prefixes, self.now).items():
+                self.used["prefix", pfx] += n
+        if ips:
+            parts.append(
+                f"""
+                select 'i', host(requester_ip), 0, count(*), 0
+                from hub.sms_message
+                where {attempted} and created_at > %(now)s - interval '1 hour'
+                  and requester_ip = any(%(i)s::inet[])
+                group by host(requester_ip)
+                """
+            )
+        rows = conn.execute(
+            " union all ".join(parts), {"now": self.now, "r": recipients, "p": prefixes, "i": ips}
         ).fetchall()
-        wanted, wanted_ips = set(recipients), set(ips)
-        for recipient, pfx, ip, last_minute, last_hour in rows:
-            if recipient in wanted:
-                self.used["day", recipient] += 1
-                if last_hour:
-                    self.used["hour", recipient] += 1
-                if last_minute:
-                    self.used["minute", recipient] += 1
-            if last_hour:
-                self.used["prefix", pfx] += 1
-                if ip is not None and ip in wanted_ips:
-                    self.used["ip", ip] += 1
+        for kind, key, last_minute, last_hour, last_day in rows:
+            if kind == "n":
+                self.used["day", key] += int(last_day)
+                self.used["hour", key] += int(last_hour)
+                self.used["minute", key] += int(last_minute)
+            elif kind == "p":
+                self.used["prefix", key] += int(last_hour)
+            else:
+                self.used["ip", key] += int(last_hour)
 
     def refused(self, recipient: str, ip: str | None) -> str | None:
         """The name of the limit this message would break, or None (then it counts as used)."""
@@ -88,4 +164,6 @@ class LimitCheck:
                 return name
         for _, key, _ in keys:
             self.used[key] += 1
+        if self.prefixes is not None:
+            self.prefixes.add(prefix(recipient), self.now)
         return None

@@ -44,6 +44,18 @@ from sms.transport import (
 
 log = logging.getLogger(__name__)
 
+
+class _NoWireDumps(logging.Filter):
+    """smpplib logs every PDU's bytes in hex at DEBUG, phone numbers and message texts (codes) in clear."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith((">>", "<<")))
+
+
+# One logger for every smpplib client (it would make one per client object), without the wire dumps.
+_WIRE_LOG = logging.getLogger("sms.smpp.client")
+_WIRE_LOG.addFilter(_NoWireDumps())
+
 THROTTLED = 0x58
 MSGQFUL = 0x14
 SLOW_DOWN = {THROTTLED, MSGQFUL}
@@ -114,6 +126,7 @@ class _Bind:
             timeout=self.cfg.response_timeout_seconds,
             sequence_generator=_Sequences(),
             allow_unknown_opt_params=True,
+            logger_name=_WIRE_LOG.name,
         )
         client.connect()
         try:

@@ -57,7 +57,11 @@ def recover(conn: Conn) -> tuple[int, int]:
     return len(rows), len(messages)
 
 
-def apply(conn: Conn, events: Sequence[Event]) -> Applied:
+def apply(conn: Conn, events: Sequence[Event], *, match_orphans: bool = True) -> Applied:
+    """Record a batch of transport events in few statements (safe inside a psycopg pipeline).
+
+    ``match_orphans=False`` skips looking for early receipts kept earlier (the worker knows there are none).
+    """
     out = Applied()
     accepted = [e for e in events if isinstance(e, Accepted)]
     if accepted:
@@ -79,18 +83,28 @@ def apply(conn: Conn, events: Sequence[Event]) -> Applied:
     found = [e for e in events if isinstance(e, Receipt)]
     if found:
         _receipts(conn, found, out)
-    if accepted:
+    if accepted and match_orphans:
         _match_orphans(conn, [e.smpp_id for e in accepted], out)
     return out
 
 
 def _accepted(conn: Conn, events: list[Accepted]) -> None:
-    rows = conn.execute(
+    """One statement for the whole batch: the segments become sent, and each message whose every segment is now
+    sent or delivered becomes sent (the segments updated here count as sent: a CTE sees the old rows)."""
+    conn.execute(
         """
-        update hub.sms_segment s set status = 'sent', smpp_id = a.smpp_id, bind = a.bind, acked_at = now()
-        from unnest(%s::bigint[], %s::int[], %s::text[], %s::text[]) as a(message_id, seq, smpp_id, bind)
-        where s.message_id = a.message_id and s.seq = a.seq and s.status in ('submitting', 'unknown')
-        returning s.message_id
+        with upd as (
+            update hub.sms_segment s set status = 'sent', smpp_id = a.smpp_id, bind = a.bind, acked_at = now()
+            from unnest(%s::bigint[], %s::int[], %s::text[], %s::text[]) as a(message_id, seq, smpp_id, bind)
+            where s.message_id = a.message_id and s.seq = a.seq and s.status in ('submitting', 'unknown')
+            returning s.message_id, s.seq
+        )
+        update hub.sms_message m set status = 'sent', sent_at = now(), updated_at = now()
+        where m.id in (select message_id from upd) and m.status in ('queued', 'unknown')
+          and not exists (
+            select 1 from hub.sms_segment s
+            where s.message_id = m.id and s.status not in ('sent', 'delivered')
+              and not exists (select 1 from upd u where u.message_id = s.message_id and u.seq = s.seq))
         """,
         (
             [e.key[0] for e in events],
@@ -98,15 +112,6 @@ def _accepted(conn: Conn, events: list[Accepted]) -> None:
             [e.smpp_id for e in events],
             [e.bind for e in events],
         ),
-    ).fetchall()
-    conn.execute(
-        """
-        update hub.sms_message m set status = 'sent', sent_at = now(), updated_at = now()
-        where m.id = any(%s) and m.status in ('queued', 'unknown')
-          and not exists (
-            select 1 from hub.sms_segment s where s.message_id = m.id and s.status not in ('sent', 'delivered'))
-        """,
-        (sorted({int(r[0]) for r in rows}),),
     )
 
 
@@ -170,16 +175,49 @@ def _receipts(conn: Conn, found: list[Receipt], out: Applied) -> None:
     unique = list({r.smpp_id: r for r in final}.values())
     out.duplicate_receipts += len(final) - len(unique)
     final = unique
+    kinds = [receipts.FINAL.get(r.stat) for r in final]
+    # One statement: the segments take their receipt, then a message whose every segment is delivered becomes
+    # delivered and one with a failed segment fails (a CTE sees the old rows, so the updated segments are
+    # taken from ``upd``).
     rows = conn.execute(
         """
-        update hub.sms_segment s
-        set status = case when r.stat = 'DELIVRD' then 'delivered' else 'failed' end,
-            receipt_stat = r.stat, receipt_error = r.err, receipt_at = now()
-        from unnest(%s::text[], %s::text[], %s::text[]) as r(smpp_id, stat, err)
-        where s.smpp_id = r.smpp_id and s.receipt_at is null
-        returning s.smpp_id, s.message_id, r.stat
+        with upd as (
+            update hub.sms_segment s
+            set status = case when r.stat = 'DELIVRD' then 'delivered' else 'failed' end,
+                receipt_stat = r.stat, receipt_error = r.err, receipt_at = now()
+            from unnest(%s::text[], %s::text[], %s::text[], %s::text[]) as r(smpp_id, stat, err, kind)
+            where s.smpp_id = r.smpp_id and s.receipt_at is null
+            returning s.smpp_id, s.message_id, s.seq, r.stat, r.kind
+        ),
+        delivered as (
+            update hub.sms_message m set status = 'delivered', delivered_at = now(), updated_at = now()
+            where m.id in (select message_id from upd where stat = 'DELIVRD')
+              and m.status in ('queued', 'sent', 'unknown')
+              and not exists (
+                select 1 from hub.sms_segment s
+                where s.message_id = m.id and s.status <> 'delivered'
+                  and not exists (
+                    select 1 from upd u where u.message_id = s.message_id and u.seq = s.seq and u.stat = 'DELIVRD'))
+            returning m.id
+        ),
+        bad as (
+            select distinct on (message_id) message_id, stat, kind from upd where kind is not null
+            order by message_id, seq
+        ),
+        failed as (
+            update hub.sms_message m set status = 'failed', failure_kind = bad.kind,
+                failure_reason = 'receipt ' || bad.stat, failed_at = now(), updated_at = now()
+            from bad where m.id = bad.message_id and m.status <> 'failed'
+            returning m.id
+        )
+        select smpp_id from upd
         """,
-        ([r.smpp_id for r in final], [r.stat for r in final], [r.error for r in final]),
+        (
+            [r.smpp_id for r in final],
+            [r.stat for r in final],
+            [r.error for r in final],
+            [k.value if k is not None else None for k in kinds],
+        ),
     ).fetchall()
     matched = {str(r[0]) for r in rows}
     rest = [r for r in final if r.smpp_id not in matched]
@@ -199,25 +237,6 @@ def _receipts(conn: Conn, found: list[Receipt], out: Applied) -> None:
                     "insert into hub.sms_receipt_orphan (smpp_id, stat, error) values (%s, %s, %s)",
                     [(r.smpp_id, r.stat, r.error) for r in orphans],
                 )
-    _settle_messages(conn, [(int(r[1]), str(r[2])) for r in rows])
-
-
-def _settle_messages(conn: Conn, segment_results: list[tuple[int, str]]) -> None:
-    """A message is delivered only when every segment is; a failed segment fails the message."""
-    delivered = sorted({mid for mid, stat in segment_results if stat == "DELIVRD"})
-    if delivered:
-        conn.execute(
-            """
-            update hub.sms_message m set status = 'delivered', delivered_at = now(), updated_at = now()
-            where m.id = any(%s) and m.status in ('queued', 'sent', 'unknown')
-              and not exists (select 1 from hub.sms_segment s where s.message_id = m.id and s.status <> 'delivered')
-            """,
-            (delivered,),
-        )
-    for mid, stat in segment_results:
-        kind = receipts.FINAL.get(stat)
-        if kind is not None:
-            fail_message(conn, mid, kind, f"receipt {stat}")
 
 
 def _match_orphans(conn: Conn, smpp_ids: list[str], out: Applied) -> None:

@@ -75,11 +75,18 @@ class Worker:
         self.stats = Stats()
         self.in_flight: set[PartKey] = set()
         self._conn: psycopg.Connection[Any] | None = None
+        self._rconn: psycopg.Connection[Any] | None = None  # the recorder's: outcomes and receipts
+        self._flight = threading.Condition()  # guards ``in_flight`` between the claimer and the recorder
+        self._recorder: threading.Thread | None = None
+        self._recorder_stop = threading.Event()
+        self._recorder_error: BaseException | None = None
         self._lock_conn: psycopg.Connection[Any] | None = None
         self._spent = Decimal(0)
         self._spent_day: datetime | None = None
         self._job_tokens: dict[int, tuple[float, float]] = {}
         self._last_job_check = 0.0
+        self._orphans_open = True  # early receipts may wait in hub.sms_receipt_orphan
+        self._prefixes = limits.PrefixWindow()
 
     @property
     def conn(self) -> psycopg.Connection[Any]:
@@ -99,6 +106,7 @@ class Worker:
                 raise RuntimeError("another sms worker holds the lock")
             time.sleep(0.2)
         self._conn = pg.connect(self.url, application_name="hub-sms")
+        self._rconn = pg.connect(self.url, application_name="hub-sms-record")
         segments, messages = store.recover(self.conn)
         self.conn.commit()
         self.stats.recovered_unknown = messages
@@ -106,17 +114,27 @@ class Worker:
             log.warning("recovery: %d parts of %d messages were in flight at a crash; now unknown", segments, messages)
         self._apply_unknown_policies()
         self.transport.start()
+        self._recorder_stop.clear()
+        self._recorder = threading.Thread(target=self._record_loop, name="sms-recorder", daemon=True)
+        self._recorder.start()
 
     def close(self) -> None:
         """Stop the transport (clean unbind) and record what it reported while draining."""
         self.transport.close()
+        self._recorder_stop.set()
+        if self._recorder is not None:
+            self._recorder.join(30)
+            self._recorder = None
         if self._conn is not None and not self._conn.closed:
             self._conn.rollback()  # after an error mid-loop the transaction may be aborted
+            self._conn.close()
+        if self._rconn is not None and not self._rconn.closed:
+            self._rconn.rollback()
             self._pump(0.05)
             deadline = time.monotonic() + 5
             while self.in_flight and time.monotonic() < deadline:
                 self._pump(0.1)
-            self._conn.close()
+            self._rconn.close()
         if self._lock_conn is not None:
             self._lock_conn.close()
 
@@ -129,14 +147,25 @@ class Worker:
             self.close()
 
     def step(self) -> None:
+        """Claim and hand over parts while the recorder thread records outcomes on its own connection, so
+        the window is refilled while the last batch's outcomes are being committed."""
+        if self._recorder_error is not None:
+            raise RuntimeError("the sms recorder failed") from self._recorder_error
         # Claim in batches (a quarter of the window or more), not one part per round trip to PostgreSQL.
         batch = max(1, self.transport.capacity // 4)
-        self._pump(self.settings.poll_seconds if self._room() < batch else 0.002)
-        room = self._room()
-        if room >= batch or (room > 0 and not self.in_flight):
+        with self._flight:
+            if self._room() < batch and self.in_flight:
+                self._flight.wait(self.settings.poll_seconds)
+            room = self._room()
+            idle = not self.in_flight
+        claimed: list[OutPart] = []
+        if room >= batch or (room > 0 and idle):
             claimed = self._claim(room)
             if claimed:
                 self.transport.submit(claimed)
+        if not claimed and room > 0:
+            with self._flight:
+                self._flight.wait(self.settings.poll_seconds)
         now = time.monotonic()
         if now - self._last_job_check > 1.0:
             self._last_job_check = now
@@ -146,15 +175,31 @@ class Worker:
         return self.transport.capacity - len(self.in_flight)
 
     # events ----------------------------------------------------------------------------------------
+    def _record_loop(self) -> None:
+        try:
+            while not self._recorder_stop.is_set():
+                self._pump(self.settings.poll_seconds)
+        except BaseException as exc:  # surfaced by the next step()
+            log.exception("sms recorder failed")
+            self._recorder_error = exc
+
     def _pump(self, timeout: float) -> None:
         events = self.transport.events(timeout)
         if not events:
             return
-        applied = store.apply(self.conn, events)
-        self.conn.commit()
+        rconn = self._rconn
+        assert rconn is not None
+        # One pipeline: the statements and the commit travel together; receipts are answered after the commit.
+        with rconn.pipeline():
+            applied = store.apply(rconn, events, match_orphans=self._orphans_open)
+            rconn.commit()
         confirm(events)
-        for key in applied.settled:
-            self.in_flight.discard(key)
+        if applied.orphan_receipts:
+            self._orphans_open = True
+        with self._flight:
+            for key in applied.settled:
+                self.in_flight.discard(key)
+            self._flight.notify_all()
         self.stats.settled_parts += len(applied.settled)
         self.stats.receipts += applied.receipts
         self.stats.duplicate_receipts += applied.duplicate_receipts
@@ -162,6 +207,11 @@ class Worker:
 
     # claiming --------------------------------------------------------------------------------------
     def _claim(self, room: int) -> list[OutPart]:
+        # In a pipeline the writes and the commit at the end go to PostgreSQL in one round trip.
+        with self.conn.pipeline():
+            return self._claim_batch(room)
+
+    def _claim_batch(self, room: int) -> list[OutPart]:
         now = self.clock()
         if not self._budget_left(now):
             return []
@@ -176,7 +226,7 @@ class Worker:
         ):
             rows += self._claim_jobs(room - len(rows))
         parts: list[OutPart] = []
-        check = limits.LimitCheck(self.settings.limits, now)
+        check = limits.LimitCheck(self.settings.limits, now, prefixes=self._prefixes)
         # Abuse limits guard what a caller can trigger: verification codes (notices are system-made).
         singles = [r for r in rows if r[6] is None and _is_code(str(r[2]))]
         check.load(
@@ -231,6 +281,8 @@ class Worker:
                 )
                 segments.append((mid, seq))
             queued.append((self.settings.signature, body, len(pieces), cost, ref, mid))
+            if job_id is None and not _is_code(template):
+                self._prefixes.add(limits.prefix(recipient), now)  # codes were counted by ``check.refused``
         if queued:
             self.conn.execute(
                 """
@@ -246,8 +298,9 @@ class Worker:
                 "insert into hub.sms_segment (message_id, seq) select * from unnest(%s::bigint[], %s::int[])",
                 ([m for m, _ in segments], [s for _, s in segments]),
             )
+        with self._flight:
+            self.in_flight.update(segments)
         self.conn.commit()
-        self.in_flight.update(segments)
         self.stats.claimed_messages += len(queued)
         self.stats.claimed_parts += len(parts)
         return parts
@@ -356,6 +409,10 @@ class Worker:
         self.conn.commit()
 
     def _finish_jobs(self) -> None:
+        row = self.conn.execute(
+            "select exists (select 1 from hub.sms_receipt_orphan where matched_at is null)"
+        ).fetchone()
+        self._orphans_open = bool(row and row[0])
         self.conn.execute(
             """
             update hub.sms_job j set status = 'done', finished_at = now()

@@ -12,6 +12,8 @@ import pytest
 
 from tests.fixtures.servers import Servers, find_servers
 
+pytest_plugins = ["tests.logscan"]
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

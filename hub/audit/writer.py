@@ -26,7 +26,7 @@ from hub.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
-_INSERT = (
+INSERT = (
     "insert into hub.audit_log (chain_id, seq, at, request_id, actor_kind, actor, client_id, channel, action, "
     "target_type, target_id, purpose, result, ip, prev_hash, hash) "
     "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
@@ -113,7 +113,7 @@ class AuditLog:
                 records.append(rec)
             try:
                 async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-                    await cur.executemany(_INSERT, [r.row() for r in records])
+                    await cur.executemany(INSERT, [r.row() for r in records])
                 self._seq, self._head = seq, head
             except Exception as exc:
                 log.error("audit batch of %d failed: %s", len(batch), type(exc).__name__)

@@ -12,13 +12,14 @@ None can do another's job; each refusal raises ``Forbidden``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import pyotp
 
 from hub.access.subject import StaffRole, Subject, SubjectKind
+from hub.audit import sync_writer as audit
 from hub.identity import accounts
 from hub.identity.config import IdentityConfig
 from hub.identity.crypto import seal
@@ -51,7 +52,26 @@ def create_staff(
 ) -> str:
     """System administrator only. The account starts without roles. Never commits."""
     _require(actor, StaffRole.SYSTEM_ADMIN)
-    return _insert_staff(conn, cfg, login, display_name, phone, password, region_codes, now, actor.account_id)
+    account_id = _insert_staff(conn, cfg, login, display_name, phone, password, region_codes, now, actor.account_id)
+    _event(conn, "account.create", actor, account_id, now)
+    return account_id
+
+
+def _event(
+    conn: psycopg.Connection[Any], action: str, actor: Subject, target_id: str, now: datetime, purpose: str = "admin"
+) -> None:
+    audit.event(
+        conn,
+        action,
+        "ok",
+        at=now,
+        actor_kind=actor.kind.value,
+        actor=actor.account_id,
+        target_id=target_id,
+        purpose=purpose,
+        client_id=actor.client_id,
+        channel=actor.channel.value,
+    )
 
 
 def _insert_staff(
@@ -90,6 +110,7 @@ def set_account_status(conn: psycopg.Connection[Any], actor: Subject, account_id
     if accounts.get(conn, account_id) is None:
         raise NotFound()
     conn.execute("update hub.account set status = %s where id = %s", ("active" if active else "disabled", account_id))
+    _event(conn, "account.enable" if active else "account.disable", actor, account_id, datetime.now(UTC))
 
 
 def bootstrap_staff(
@@ -107,6 +128,10 @@ def bootstrap_staff(
     """Installation only (the command line and the demo): a staff account with one role. Never commits."""
     account_id = _insert_staff(conn, cfg, login, display_name, phone, password, region_codes, now, "bootstrap")
     accounts.add_role(conn, account_id, role, "bootstrap", now)
+    for action, purpose in (("account.create", "bootstrap"), ("role.grant", role.value)):
+        audit.event(
+            conn, action, "ok", at=now, actor_kind="system", actor="bootstrap", target_id=account_id, purpose=purpose
+        )
     return account_id
 
 
@@ -123,6 +148,7 @@ def grant_role(
     if role in ADMIN_ROLES and (target.roles & ADMIN_ROLES) - {role}:
         raise Forbidden("系统管理员、安全管理员、审计管理员须由不同人员担任（三员分离）")
     accounts.add_role(conn, account_id, role, actor.account_id, now)
+    _event(conn, "role.grant", actor, account_id, now, role.value)
 
 
 def revoke_role(conn: psycopg.Connection[Any], actor: Subject, account_id: str, role: StaffRole) -> None:
@@ -130,6 +156,7 @@ def revoke_role(conn: psycopg.Connection[Any], actor: Subject, account_id: str, 
     if account_id == actor.account_id:
         raise Forbidden("不能变更自己的权限")
     accounts.remove_role(conn, account_id, role)
+    _event(conn, "role.revoke", actor, account_id, datetime.now(UTC), role.value)
 
 
 def create_unit_operator(
@@ -152,9 +179,11 @@ def create_unit_operator(
             raise Forbidden()
     elif not actor.has_role(StaffRole.SYSTEM_ADMIN) or not unit_admin:
         raise Forbidden()
-    return insert_unit_operator(
+    account_id = insert_unit_operator(
         conn, cfg, unit_id, login, display_name, phone, password, unit_admin, now, actor.account_id
     )
+    _event(conn, "account.create", actor, account_id, now)
+    return account_id
 
 
 def insert_unit_operator(

@@ -15,6 +15,7 @@ import psycopg
 from cryptography.exceptions import InvalidTag
 from joserfc.jwk import ECKey
 
+from hub.audit import sync_writer as audit
 from hub.identity.crypto import seal, unseal
 from hub.identity.tokens import SigningKeys, new_key
 
@@ -55,6 +56,9 @@ def rotate(conn: psycopg.Connection[Any], kek: str, now: datetime, keep: int = 3
         "update hub.signing_key set retired_at = %s where retired_at is null and kid not in "
         "(select kid from hub.signing_key where retired_at is null order by created_at desc, kid limit %s)",
         (now, keep),
+    )
+    audit.event(
+        conn, "keys.rotate", "ok", at=now, actor_kind="system", actor="", target_type="signing_key", target_id=kid
     )
     return kid
 

@@ -16,6 +16,7 @@ import pyotp
 import redis
 
 from hub.access.subject import SubjectKind
+from hub.audit import sync_writer as audit
 from hub.identity import accounts, captcha_store, codes, core_lookup, documents, lockout
 from hub.identity.config import IdentityConfig
 from hub.identity.crypto import unseal
@@ -77,10 +78,27 @@ def resolve(
     return None
 
 
+def _event(
+    conn: psycopg.Connection[Any], action: str, result: str, account: accounts.Account, source: str, now: datetime
+) -> None:
+    audit.event(
+        conn, action, result, at=now, actor_kind=account.kind.value, actor=account.id, target_id=account.id, ip=source
+    )
+
+
 def _fail(
-    conn: psycopg.Connection[Any], cfg: IdentityConfig, account: accounts.Account, source: str, now: datetime
+    conn: psycopg.Connection[Any],
+    cfg: IdentityConfig,
+    account: accounts.Account,
+    source: str,
+    now: datetime,
+    result: str = "failed",
 ) -> InvalidCredentials:
-    if lockout.record_failure(conn, cfg.lockout, account.id, source, now) and account.phone:
+    _event(conn, "auth.login", result, account, source, now)
+    locked_now = lockout.record_failure(conn, cfg.lockout, account.id, source, now)
+    if locked_now:
+        _event(conn, "auth.lockout", "locked", account, source, now)
+    if locked_now and account.phone:
         outbox.enqueue(
             conn,
             to=account.phone,
@@ -108,11 +126,13 @@ def check_password(
     account = resolve(conn, core, cfg, creds)
     if account is None:
         verify_password(DUMMY_HASH, creds.password)
+        audit.event(conn, "auth.login", "failed", at=now, actor_kind="anonymous", actor="", ip=source)
+        conn.commit()
         raise InvalidCredentials()
     locked = lockout.is_locked(conn, cfg.lockout, account.id, source, now)
     ok = verify_password(account.password_hash, creds.password)
     if locked or not ok or not account.active:
-        raise _fail(conn, cfg, account, source, now)
+        raise _fail(conn, cfg, account, source, now, "locked" if locked else "failed" if account.active else "disabled")
     return account
 
 
@@ -183,9 +203,11 @@ def complete_login(
             conn, cfg.codes, ticket=ticket, purpose=LOGIN, code=code, now=now, verifier=verify_totp
         )
     except InvalidCode:
+        _event(conn, "auth.login", "code_failed", account, source, now)
         conn.commit()
         raise
     lockout.record_success(conn, account.id, source)
+    _event(conn, "auth.login", "ok", account, source, now)
     conn.commit()
     second = "otp" if challenge.method == "totp" else "sms"
     methods = ("pwd", "captcha", second) if account.kind is SubjectKind.UNIT_OPERATOR else ("pwd", second)
@@ -223,8 +245,10 @@ def complete_unlock(
         conn.commit()
         raise
     account_id = challenge.binding.split(":", 1)[1]
-    if accounts.get(conn, account_id) is None:
+    account = accounts.get(conn, account_id)
+    if account is None:
         raise NotFound()
     lockout.unlock(conn, account_id)
+    _event(conn, "auth.unlock", "ok", account, "", now)
     conn.commit()
     log.info("account %s unlocked by its owner", account_id)

@@ -16,6 +16,7 @@ import psycopg
 import redis
 
 from hub.access.subject import SubjectKind
+from hub.audit import sync_writer as audit
 from hub.identity import accounts, codes, core_lookup, documents, lockout
 from hub.identity.config import IdentityConfig
 from hub.identity.errors import AlreadyRegistered, InvalidCode, NoPhoneOnRecord, NotFound, RealNameMismatch
@@ -123,6 +124,7 @@ def complete_registration(
         region_codes=(person.region_code,),
         created_by="self-registration",
     )
+    audit.event(conn, "auth.register", "ok", at=now, actor_kind="person", actor=account_id, target_id=account_id)
     conn.commit()
     log.info("person account %s registered", account_id)
     account = accounts.get(conn, account_id)
@@ -184,5 +186,8 @@ def complete_reset(
     _check(conn, cfg, ticket, RESET, code, now)
     accounts.set_password(conn, account.id, hash_password(password), now)
     lockout.unlock(conn, account.id)
+    audit.event(
+        conn, "auth.password_reset", "ok", at=now, actor_kind=account.kind.value, actor=account.id, target_id=account.id
+    )
     conn.commit()
     return account
