@@ -306,3 +306,20 @@ begin
                        'for each statement execute function core.chg_notify()', t || '_chg_notify', t);
     end loop;
 end $$;
+
+-- Command log -------------------------------------------------------------------------------------
+-- Every command received through the command API (core/api.py), written in the same transaction as
+-- its effect, so a command id is applied at most once. A failed command is recorded with its reason
+-- and answers the same on a retry. Not a business table: no change capture (sync never sees it).
+create table if not exists command_log (
+    command_id uuid primary key,
+    type varchar(30) not null,
+    aab001 bigint,
+    reference varchar(40),
+    request_hash bytea not null,
+    status varchar(10) not null check (status in ('applied', 'failed')),
+    reason text,
+    result jsonb,
+    txid text,                            -- the applying transaction: the consistency token of its change
+    received_at timestamptz not null default now()
+);

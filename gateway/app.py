@@ -13,11 +13,18 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
+import channels
+import mobile_api
+import portal_web
 from gateway import api, identity
+from gateway.api import deps as api_deps
+from gateway.api.auth import authenticate
 from hub import pg
 from hub.db import Pools
+from hub.http.limits import RequestLimitsMiddleware
 from hub.runtime import Endpoints
 from hub.settings import Settings
+from portal_web import verify as certificate_verify
 from sync.worker import SyncWorker, read_status
 
 log = logging.getLogger(__name__)
@@ -35,7 +42,13 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.pools = await Pools.open(endpoints.hub_db_url, endpoints.query_db_url)
+        app.state.pools = await Pools.open(
+            endpoints.hub_db_url,
+            endpoints.query_db_url,
+            replica_urls=settings.query_replica_urls,
+            max_replica_lag=settings.query_replica_max_lag_seconds,
+            replica_check_seconds=settings.query_replica_check_seconds,
+        )
         # Short timeouts, no long retry loops: callers decide how to degrade when Redis is down.
         app.state.redis = aioredis.Redis.from_url(
             endpoints.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25, retry_on_timeout=False
@@ -98,6 +111,28 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
             return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
         return JSONResponse({"status": "degraded" if sync["alarm"] else "ok", "sync": sync})
 
+    @app.get("/readyz", tags=["运维"])
+    async def readyz(request: Request) -> JSONResponse:
+        """Readiness: the hub DB and the query store answer; Redis is reported but optional (reads degrade)."""
+        checks: dict[str, str] = {}
+        pools: Pools = request.app.state.pools
+        for name, pool in (("hub_db", pools.hub), ("query_store", pools.query)):
+            try:
+                async with pool.connection(timeout=2) as conn:
+                    await conn.execute("select 1")
+                checks[name] = "ok"
+            except Exception as exc:  # report, never raise from a probe
+                checks[name] = type(exc).__name__
+        try:
+            await request.app.state.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = type(exc).__name__
+        ready = checks["hub_db"] == "ok" and checks["query_store"] == "ok"
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+        )
+
     @app.get("/metrics", tags=["运维"], include_in_schema=False)
     def metrics(request: Request) -> Response:
         """Prometheus metrics."""
@@ -113,6 +148,14 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
     hooks: list[Callable[[FastAPI], Awaitable[None]]] = []
     app.state.startup_hooks = hooks
     app.state.shutdown_hooks = list[Callable[[FastAPI], Awaitable[None]]]()  # run in reverse at shutdown
+    # Innermost of the shared middleware (added first): it sees the request id and its errors are handled.
+    app.add_middleware(RequestLimitsMiddleware, settings=settings.web)
+    app.state.upload_prefixes = list[str]()  # areas that take files append their path prefixes
     identity.mount(app, settings, endpoints)
     api.mount(app, settings, endpoints)
+    mobile_api.mount(app, authenticate)  # /app/v1, with the gateway's caller resolution
+    certificate_verify.mount(app, settings)
+    channels.mount(app, authenticate=authenticate, open_read=api_deps.read_as)  # /kiosk/v1, /hotline/v1
+    # The unit portal's pages: the API's read dependency and the login pages' CSRF protector.
+    portal_web.mount(app, read_dependency=api_deps.reader("read"), csrf_of=lambda a: a.state.identity.csrf)
     return app

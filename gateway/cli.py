@@ -31,7 +31,16 @@ db_app = typer.Typer(help="The hub's own databases", no_args_is_help=True)
 app.add_typer(core_app, name="core")
 app.add_typer(sync_app, name="sync")
 app.add_typer(db_app, name="db")
-for _module in ("gateway.cli_auth", "gateway.cli_audit", "gateway.cli_sms"):
+for _module in (
+    "gateway.cli_auth",
+    "gateway.cli_audit",
+    "gateway.cli_sms",
+    "gateway.cli_declarations",
+    "gateway.cli_app",
+    "gateway.cli_keys",
+    "gateway.cli_push",
+    "gateway.cli_unit",
+):
     # Each area registers its own commands (hub audit …, hub sms …) in its own module.
     _mod = importlib.import_module(_module)
     _mod.register(app)
@@ -63,8 +72,8 @@ def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
 
 
 def _endpoints() -> tuple[settings_mod.Settings, Endpoints]:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = settings_mod.load()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return settings, resolve(settings)
 
 
@@ -238,7 +247,14 @@ def serve() -> None:
 
     settings, ep = _endpoints()
     try:
-        uvicorn.run(create_app(settings, ep), host=settings.http_host, port=settings.http_port, log_level="info")
+        uvicorn.run(
+            create_app(settings, ep),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_level=settings.log_level.lower(),
+            limit_concurrency=settings.web.limit_concurrency,
+            timeout_keep_alive=settings.web.timeout_keep_alive_seconds,
+        )
     finally:
         ep.stop()
 
@@ -299,13 +315,66 @@ def demo(
         sms_worker = Worker(ep.hub_db_url, make_transport(settings.sms, settings.var_dir), settings.sms)
         sms_thread = threading.Thread(target=sms_worker.run, args=(sms_stop,), name="sms", daemon=True)
         sms_thread.start()
+        # So are the core's command API, the declaration outbox and unified push (separate processes in
+        # production: hub declarations core-api / hub declarations run / hub push run).
+        workers = _demo_workers(settings, ep, sms_stop)
         try:
-            uvicorn.run(create_app(settings, ep), host=settings.http_host, port=settings.http_port, log_level="info")
+            uvicorn.run(
+                create_app(settings, ep),
+                host=settings.http_host,
+                port=settings.http_port,
+                log_level=settings.log_level.lower(),
+                limit_concurrency=settings.web.limit_concurrency,
+                timeout_keep_alive=settings.web.timeout_keep_alive_seconds,
+            )
         finally:
             sms_stop.set()
             sms_thread.join(timeout=10)
+            for thread in workers:
+                thread.join(timeout=10)
     finally:
         ep.stop()
+
+
+def _demo_workers(settings: settings_mod.Settings, ep: Endpoints, stop: threading.Event) -> list[threading.Thread]:
+    """The core API (on the port of HUB_DECLARATIONS__CORE_API_URL), the outbox worker and the push worker."""
+    from urllib.parse import urlsplit
+
+    import uvicorn
+
+    from core import api as core_api
+    from hub.declarations.outbox import OutboxWorker
+    from hub.push import worker as push_worker
+
+    target = urlsplit(settings.declarations.core_api_url)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            core_api.create_app(ep.core_db_url, token=settings.declarations.core_api_token or None),
+            host=target.hostname or "127.0.0.1",
+            port=target.port or 8100,
+            log_level="warning",
+        )
+    )
+    outbox = OutboxWorker(ep.hub_db_url, ep.query_db_url, settings.declarations)
+
+    def serve_core() -> None:
+        server.run()
+
+    def stop_core() -> None:
+        stop.wait()
+        server.should_exit = True
+
+    threads = [
+        threading.Thread(target=serve_core, name="core-api", daemon=True),
+        threading.Thread(target=stop_core, name="core-api-stop", daemon=True),
+        threading.Thread(target=outbox.run, args=(stop,), name="outbox", daemon=True),
+        threading.Thread(
+            target=push_worker.run, args=(ep.hub_db_url, ep.query_db_url, settings.push, stop), name="push", daemon=True
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
 
 
 def main() -> None:

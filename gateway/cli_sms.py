@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -40,6 +41,14 @@ def run() -> None:
     from sms.worker import Worker, make_transport
 
     settings, ep = _endpoints()
+    try:
+        settings.sms.check_environment(settings.environment)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    # The worker's threads hand each batch on (claim → bind sender → reader → recorder); with the default 5 ms
+    # switch interval a woken thread can wait that long for the interpreter lock at every hand-off.
+    sys.setswitchinterval(0.0005)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -112,6 +112,13 @@ class ServiceUnavailable(HubError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class PayloadTooLarge(HubError):
+    type = TYPE_BASE + "payload-too-large"
+    title = "提交的内容过大"
+    status = 413
+    default_detail = "提交的内容超过允许的大小"
+
+
 class InternalError(HubError):
     """What an unexpected exception becomes: no message, no traceback, only the request id."""
 
@@ -128,5 +135,6 @@ ERROR_TYPES: tuple[type[HubError], ...] = (
     Conflict,
     ValidationFailed,
     ServiceUnavailable,
+    PayloadTooLarge,
     InternalError,
 )

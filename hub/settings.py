@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from hub.certificates.config import CertificateSettings
 from hub.config.auth import AuthSettings
+from hub.config.crypto import CryptoSettings
+from hub.config.ministry import MinistrySettings
+from hub.config.push import PushSettings
 from hub.config.sms import SmsSettings
+from hub.config.web import WebSettings
+from hub.declarations.config import DeclarationSettings
 
 
 class SyncSettings(BaseModel):
@@ -36,13 +43,37 @@ class Settings(BaseSettings):
     core_db_url: str | None = None
     hub_db_url: str | None = None
     query_db_url: str | None = None
+    # Streaming replicas of the query store: a JSON list or whitespace-separated libpq URLs (a URL may
+    # hold commas: libpq's multi-host form).
+    query_replica_urls: Annotated[tuple[str, ...], NoDecode] = ()
+    query_replica_max_lag_seconds: float = Field(
+        1.0, gt=0, description="a replica further behind the query-store primary than this serves no reads"
+    )
+    query_replica_check_seconds: float = Field(0.2, gt=0, description="how often each replica's lag is measured")
+    read_cache_entries: int = Field(
+        20_000, ge=0, description="subjects (persons, units) whose hot read models are cached per process; 0: off"
+    )
     redis_url: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8000
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sync: SyncSettings = SyncSettings()
     auth: AuthSettings = AuthSettings()
     sms: SmsSettings = SmsSettings()
+    crypto: CryptoSettings = CryptoSettings()
+    web: WebSettings = WebSettings()
+    push: PushSettings = PushSettings()
+    certificates: CertificateSettings = CertificateSettings()
+    declarations: DeclarationSettings = DeclarationSettings()
+    ministry: MinistrySettings = MinistrySettings()
+
+    @field_validator("query_replica_urls", mode="before")
+    @classmethod
+    def _replica_url_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            return tuple(json.loads(text)) if text.startswith("[") else tuple(text.split())
+        return value
 
     @model_validator(mode="after")
     def _urls_all_or_none(self) -> Settings:
@@ -51,8 +82,12 @@ class Settings(BaseSettings):
             raise ValueError("set all of HUB_CORE_DB_URL, HUB_HUB_DB_URL and HUB_QUERY_DB_URL, or none")
         if self.environment == "production" and not all(urls):
             raise ValueError("production needs explicit database URLs; nothing embedded runs there")
+        if self.environment == "production" and self.log_level == "DEBUG":
+            raise ValueError("production refuses HUB_LOG_LEVEL=DEBUG (debug output may carry personal data)")
         # Refuses test-only bypasses (fixed captcha or SMS code) and development secrets in production.
         self.auth.check_environment(self.environment)
+        self.crypto.check_environment(self.environment)
+        self.certificates.check_environment(self.environment)
         return self
 
     @property

@@ -149,6 +149,16 @@ class LimitCheck:
             else:
                 self.used["ip", key] += int(last_hour)
 
+    def note(self, recipient: str, ip: str | None) -> None:
+        """Count a message that passed an earlier check but is not attempted in the database yet (prepared by
+        the worker, not claimed); its prefix is already in the in-memory window."""
+        for kind in ("minute", "hour", "day"):
+            self.used[kind, recipient] += 1
+        if ip is not None:
+            self.used["ip", ip] += 1
+        if self.prefixes is None:
+            self.used["prefix", prefix(recipient)] += 1
+
     def refused(self, recipient: str, ip: str | None) -> str | None:
         """The name of the limit this message would break, or None (then it counts as used)."""
         keys = [

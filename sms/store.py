@@ -89,29 +89,27 @@ def apply(conn: Conn, events: Sequence[Event], *, match_orphans: bool = True) ->
 
 
 def _accepted(conn: Conn, events: list[Accepted]) -> None:
-    """One statement for the whole batch: the segments become sent, and each message whose every segment is now
-    sent or delivered becomes sent (the segments updated here count as sent: a CTE sees the old rows)."""
+    """Two statements for the whole batch (nothing to read back, so both travel in one pipeline): the segments
+    become sent, then each message of the batch whose every segment is now sent or delivered becomes sent.
+    The second statement sees the first one's rows; a CTE would not, and checking the batch's own rows through
+    a CTE costs batch size × batch size."""
+    message_ids = [e.key[0] for e in events]
     conn.execute(
         """
-        with upd as (
-            update hub.sms_segment s set status = 'sent', smpp_id = a.smpp_id, bind = a.bind, acked_at = now()
-            from unnest(%s::bigint[], %s::int[], %s::text[], %s::text[]) as a(message_id, seq, smpp_id, bind)
-            where s.message_id = a.message_id and s.seq = a.seq and s.status in ('submitting', 'unknown')
-            returning s.message_id, s.seq
-        )
-        update hub.sms_message m set status = 'sent', sent_at = now(), updated_at = now()
-        where m.id in (select message_id from upd) and m.status in ('queued', 'unknown')
-          and not exists (
-            select 1 from hub.sms_segment s
-            where s.message_id = m.id and s.status not in ('sent', 'delivered')
-              and not exists (select 1 from upd u where u.message_id = s.message_id and u.seq = s.seq))
+        update hub.sms_segment s set status = 'sent', smpp_id = a.smpp_id, bind = a.bind, acked_at = now()
+        from unnest(%s::bigint[], %s::int[], %s::text[], %s::text[]) as a(message_id, seq, smpp_id, bind)
+        where s.message_id = a.message_id and s.seq = a.seq and s.status in ('submitting', 'unknown')
         """,
-        (
-            [e.key[0] for e in events],
-            [e.key[1] for e in events],
-            [e.smpp_id for e in events],
-            [e.bind for e in events],
-        ),
+        (message_ids, [e.key[1] for e in events], [e.smpp_id for e in events], [e.bind for e in events]),
+    )
+    conn.execute(
+        """
+        update hub.sms_message m set status = 'sent', sent_at = now(), updated_at = now()
+        where m.id = any(%s) and m.status in ('queued', 'unknown')
+          and not exists (
+            select 1 from hub.sms_segment s where s.message_id = m.id and s.status not in ('sent', 'delivered'))
+        """,
+        (sorted(set(message_ids)),),
     )
 
 
@@ -176,49 +174,49 @@ def _receipts(conn: Conn, found: list[Receipt], out: Applied) -> None:
     out.duplicate_receipts += len(final) - len(unique)
     final = unique
     kinds = [receipts.FINAL.get(r.stat) for r in final]
-    # One statement: the segments take their receipt, then a message whose every segment is delivered becomes
-    # delivered and one with a failed segment fails (a CTE sees the old rows, so the updated segments are
-    # taken from ``upd``).
-    rows = conn.execute(
+    ids = [r.smpp_id for r in final]
+    # Three statements in one pipeline: the segments take their receipt (``receipt_at = now()``, the
+    # transaction's time, marks the ones taken in this transaction); then a message whose every segment is
+    # delivered becomes delivered, and one with a segment failed by this batch fails. Each later statement
+    # sees the earlier one's rows.
+    cur = conn.execute(
         """
-        with upd as (
-            update hub.sms_segment s
-            set status = case when r.stat = 'DELIVRD' then 'delivered' else 'failed' end,
-                receipt_stat = r.stat, receipt_error = r.err, receipt_at = now()
-            from unnest(%s::text[], %s::text[], %s::text[], %s::text[]) as r(smpp_id, stat, err, kind)
-            where s.smpp_id = r.smpp_id and s.receipt_at is null
-            returning s.smpp_id, s.message_id, s.seq, r.stat, r.kind
-        ),
-        delivered as (
-            update hub.sms_message m set status = 'delivered', delivered_at = now(), updated_at = now()
-            where m.id in (select message_id from upd where stat = 'DELIVRD')
-              and m.status in ('queued', 'sent', 'unknown')
-              and not exists (
-                select 1 from hub.sms_segment s
-                where s.message_id = m.id and s.status <> 'delivered'
-                  and not exists (
-                    select 1 from upd u where u.message_id = s.message_id and u.seq = s.seq and u.stat = 'DELIVRD'))
-            returning m.id
-        ),
-        bad as (
-            select distinct on (message_id) message_id, stat, kind from upd where kind is not null
-            order by message_id, seq
-        ),
-        failed as (
-            update hub.sms_message m set status = 'failed', failure_kind = bad.kind,
-                failure_reason = 'receipt ' || bad.stat, failed_at = now(), updated_at = now()
-            from bad where m.id = bad.message_id and m.status <> 'failed'
-            returning m.id
-        )
-        select smpp_id from upd
+        update hub.sms_segment s
+        set status = case when r.stat = 'DELIVRD' then 'delivered' else 'failed' end,
+            receipt_stat = r.stat, receipt_error = r.err, receipt_at = now()
+        from unnest(%s::text[], %s::text[], %s::text[]) as r(smpp_id, stat, err)
+        where s.smpp_id = r.smpp_id and s.receipt_at is null
+        returning s.smpp_id
         """,
-        (
-            [r.smpp_id for r in final],
-            [r.stat for r in final],
-            [r.error for r in final],
-            [k.value if k is not None else None for k in kinds],
-        ),
-    ).fetchall()
+        (ids, [r.stat for r in final], [r.error for r in final]),
+    )
+    conn.execute(
+        """
+        update hub.sms_message m set status = 'delivered', delivered_at = now(), updated_at = now()
+        where m.id in (
+            select s.message_id from hub.sms_segment s
+            where s.smpp_id = any(%s) and s.status = 'delivered' and s.receipt_at = now())
+          and m.status in ('queued', 'sent', 'unknown')
+          and not exists (select 1 from hub.sms_segment s where s.message_id = m.id and s.status <> 'delivered')
+        """,
+        (ids,),
+    )
+    conn.execute(
+        """
+        update hub.sms_message m set status = 'failed', failure_kind = bad.kind,
+            failure_reason = 'receipt ' || bad.stat, failed_at = now(), updated_at = now()
+        from (
+            select distinct on (s.message_id) s.message_id, s.receipt_stat as stat, r.kind
+            from unnest(%s::text[], %s::text[]) as r(smpp_id, kind)
+            join hub.sms_segment s on s.smpp_id = r.smpp_id
+            where r.kind is not null and s.status = 'failed' and s.receipt_at = now()
+            order by s.message_id, s.seq
+        ) bad
+        where m.id = bad.message_id and m.status <> 'failed'
+        """,
+        (ids, [k.value if k is not None else None for k in kinds]),
+    )
+    rows = cur.fetchall()
     matched = {str(r[0]) for r in rows}
     rest = [r for r in final if r.smpp_id not in matched]
     if rest:

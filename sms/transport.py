@@ -6,9 +6,9 @@ queues internally and never blocks the caller; the worker keeps at most ``capaci
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
-import queue
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -102,6 +102,9 @@ class Transport(Protocol):
 
     def events(self, timeout: float) -> list[Event]: ...
 
+    def confirm(self, events: Sequence[Event]) -> None:
+        """Answer the peer for every receipt and incoming message of ``events`` (called after their commit)."""
+
     def close(self) -> None: ...
 
 
@@ -113,23 +116,30 @@ def confirm(events: Sequence[Event]) -> None:
 
 
 class _EventQueue:
+    """Events from the transport's threads to the worker's recorder, taken all at once."""
+
     def __init__(self) -> None:
-        self._queue: queue.Queue[Event] = queue.Queue()
+        self._items: collections.deque[Event] = collections.deque()
+        self._ready = threading.Condition()
 
     def put(self, event: Event) -> None:
-        self._queue.put(event)
+        with self._ready:
+            self._items.append(event)
+            self._ready.notify()
+
+    def put_many(self, events: Sequence[Event]) -> None:
+        if events:
+            with self._ready:
+                self._items.extend(events)
+                self._ready.notify()
 
     def drain(self, timeout: float) -> list[Event]:
-        out: list[Event] = []
-        try:
-            out.append(self._queue.get(timeout=timeout))
-        except queue.Empty:
-            return out
-        while True:
-            try:
-                out.append(self._queue.get_nowait())
-            except queue.Empty:
-                return out
+        with self._ready:
+            if not self._items:
+                self._ready.wait(timeout)
+            out = list(self._items)
+            self._items.clear()
+        return out
 
 
 class _LocalTransport:
@@ -161,6 +171,9 @@ class _LocalTransport:
 
     def events(self, timeout: float) -> list[Event]:
         return self._events.drain(timeout)
+
+    def confirm(self, events: Sequence[Event]) -> None:
+        confirm(events)
 
     def close(self) -> None:
         pass

@@ -1,8 +1,11 @@
 """The sms worker (``hub sms run``): the only owner of the transport.
 
-Loop: apply what the transport reported (one transaction), then claim as many parts as the window has
-room for (one transaction that marks them 'submitting' before anything is sent), then hand them over.
-Codes and notices are claimed before any broadcast. A part is counted in flight from its claim until its
+Two threads on two connections. The claimer prepares the next batch while the window is full (reads the
+messages, checks limits, opt-outs and the budget, renders and encodes them: nothing is marked yet), and as
+soon as the window has room claims it in one round trip (one statement marks the messages 'queued' and
+their parts 'submitting', then the commit) before handing the parts to the transport. The recorder applies
+what the transport reported (one pipelined transaction per batch) and answers the receipts after the commit.
+Codes and notices are prepared before any broadcast. A part is counted in flight from its claim until its
 outcome is committed, so a crash leaves at most the window in state 'submitting', which the next worker
 marks 'unknown' (``store.recover``) instead of sending again.
 """
@@ -28,11 +31,14 @@ from hub.ids import mask_phone
 from hub.messaging import templates
 from hub.messaging.outbox import FailureKind
 from sms import limits, store, text
-from sms.transport import ConsoleTransport, FileTransport, OutPart, PartKey, Transport, confirm
+from sms.transport import ConsoleTransport, FileTransport, OutPart, PartKey, Transport
 
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x534D53  # 'SMS': one worker per hub database
+# With a window this small there is nothing for a recorder thread to overlap: the claiming thread waits for
+# the transport's events and records them itself (one thread hand-off less per message).
+INLINE_BELOW = 4
 
 
 def make_transport(settings: SmsSettings, var_dir: Path) -> Transport:
@@ -46,6 +52,40 @@ def make_transport(settings: SmsSettings, var_dir: Path) -> Transport:
 
 
 @dataclass
+class _Prepared:
+    """A message read, checked, rendered and encoded, not yet claimed."""
+
+    id: int
+    parts: list[OutPart]
+    row: tuple[Any, ...]  # (sender, body, segments, cost, concat ref, id) for the claim statement
+    cost: Decimal
+    code: tuple[str, str | None] | None = None  # (recipient, requester IP) of a verification code
+
+
+# Marks prepared messages 'queued' and inserts their parts as 'submitting', in one statement: only those still
+# 'created' (and, for a job, while it runs), so a message cancelled or paused since it was prepared is skipped.
+_CLAIM = """
+with q as (
+    select * from unnest(%s::text[], %s::text[], %s::int[], %s::numeric[], %s::int[], %s::bigint[])
+        as q(sender, body, segments, cost, ref, id)
+),
+upd as (
+    update hub.sms_message m set status = 'queued', sender = q.sender, body = q.body, segments = q.segments,
+        cost = q.cost, concat_ref = q.ref, queued_at = now(), updated_at = now()
+    from q
+    where m.id = q.id and m.status = 'created'
+      and (m.job_id is null or exists (select 1 from hub.sms_job j where j.id = m.job_id and j.status = 'running'))
+    returning m.id, m.segments
+),
+ins as (
+    insert into hub.sms_segment (message_id, seq)
+    select upd.id, g from upd cross join lateral generate_series(1, upd.segments) g
+)
+select id from upd
+"""
+
+
+@dataclass
 class Stats:
     claimed_messages: int = 0
     claimed_parts: int = 0
@@ -55,6 +95,7 @@ class Stats:
     orphan_receipts: int = 0
     refused: int = 0
     recovered_unknown: int = 0
+    resent_unknown: int = 0
     budget_stopped: bool = False
     started: float = field(default_factory=time.monotonic)
 
@@ -84,9 +125,15 @@ class Worker:
         self._spent = Decimal(0)
         self._spent_day: datetime | None = None
         self._job_tokens: dict[int, tuple[float, float]] = {}
+        # Per job, the highest message id read so far: the next read starts after it instead of walking the
+        # job's queue index past every message already taken (dead entries until a vacuum). Cleared whenever a
+        # message of a job may be 'created' again below it (a resend, a prepared message not claimed).
+        self._job_cursor: dict[int, int] = {}
         self._last_job_check = 0.0
+        self._resend_jobs = False  # a running job resends unknown messages
         self._orphans_open = True  # early receipts may wait in hub.sms_receipt_orphan
         self._prefixes = limits.PrefixWindow()
+        self._prepared: list[_Prepared] = []
 
     @property
     def conn(self) -> psycopg.Connection[Any]:
@@ -115,8 +162,9 @@ class Worker:
         self._apply_unknown_policies()
         self.transport.start()
         self._recorder_stop.clear()
-        self._recorder = threading.Thread(target=self._record_loop, name="sms-recorder", daemon=True)
-        self._recorder.start()
+        if self.transport.capacity >= INLINE_BELOW:
+            self._recorder = threading.Thread(target=self._record_loop, name="sms-recorder", daemon=True)
+            self._recorder.start()
 
     def close(self) -> None:
         """Stop the transport (clean unbind) and record what it reported while draining."""
@@ -147,23 +195,31 @@ class Worker:
             self.close()
 
     def step(self) -> None:
-        """Claim and hand over parts while the recorder thread records outcomes on its own connection, so
-        the window is refilled while the last batch's outcomes are being committed."""
+        """Prepare the next batch, wait for room in the window, claim and hand over; the recorder thread
+        records outcomes on its own connection meanwhile, so the window is refilled as it drains."""
         if self._recorder_error is not None:
             raise RuntimeError("the sms recorder failed") from self._recorder_error
         # Claim in batches (a quarter of the window or more), not one part per round trip to PostgreSQL.
         batch = max(1, self.transport.capacity // 4)
-        with self._flight:
-            if self._room() < batch and self.in_flight:
-                self._flight.wait(self.settings.poll_seconds)
-            room = self._room()
-            idle = not self.in_flight
-        claimed: list[OutPart] = []
-        if room >= batch or (room > 0 and idle):
-            claimed = self._claim(room)
-            if claimed:
-                self.transport.submit(claimed)
-        if not claimed and room > 0:
+        if sum(len(p.parts) for p in self._prepared) < batch:
+            self._prepared += self._prepare(self.transport.capacity, {p.id for p in self._prepared})
+        if self._prepared:
+            # Wait for room for a batch, or for the next message when less than a batch is waiting.
+            need = min(batch, len(self._prepared[0].parts))
+            if self._recorder is None:  # inline: wait for the outcomes here and record them
+                self._pump(self.settings.poll_seconds if self._room() < need and self.in_flight else 0)
+            with self._flight:
+                if self._room() < need and self.in_flight and self._recorder is not None:
+                    self._flight.wait(self.settings.poll_seconds)
+                room = self._room()
+                idle = not self.in_flight
+            if room >= need or (room > 0 and idle):
+                claimed = self._claim(room)
+                if claimed:
+                    self.transport.submit(claimed)
+        elif self._recorder is None:
+            self._pump(self.settings.poll_seconds)
+        else:
             with self._flight:
                 self._flight.wait(self.settings.poll_seconds)
         now = time.monotonic()
@@ -193,7 +249,7 @@ class Worker:
         with rconn.pipeline():
             applied = store.apply(rconn, events, match_orphans=self._orphans_open)
             rconn.commit()
-        confirm(events)
+        self.transport.confirm(events)
         if applied.orphan_receipts:
             self._orphans_open = True
         with self._flight:
@@ -207,25 +263,52 @@ class Worker:
 
     # claiming --------------------------------------------------------------------------------------
     def _claim(self, room: int) -> list[OutPart]:
-        # In a pipeline the writes and the commit at the end go to PostgreSQL in one round trip.
+        """Claim prepared messages for at most ``room`` parts (the first one always): one round trip."""
+        take: list[_Prepared] = []
+        used = 0
+        for p in self._prepared:
+            if take and used + len(p.parts) > room:
+                break
+            take.append(p)
+            used += len(p.parts)
+        del self._prepared[: len(take)]
+        # In a pipeline the statement and the commit go to PostgreSQL together.
         with self.conn.pipeline():
-            return self._claim_batch(room)
+            cur = self.conn.execute(_CLAIM, [list(column) for column in zip(*(p.row for p in take), strict=True)])
+            self.conn.commit()
+        claimed_ids = {int(r[0]) for r in cur.fetchall()}
+        parts: list[OutPart] = []
+        for p in take:
+            if p.id in claimed_ids:
+                parts += p.parts
+            else:
+                self._spent -= p.cost  # changed since it was prepared (cancelled, paused, sent by a resend)
+                self._job_cursor.clear()  # a paused job's message is read again when the job runs again
+        with self._flight:
+            self.in_flight.update(part.key for part in parts)
+        self.stats.claimed_messages += len(claimed_ids)
+        self.stats.claimed_parts += len(parts)
+        return parts
 
-    def _claim_batch(self, room: int) -> list[OutPart]:
+    def _prepare(self, room: int, skip: set[int]) -> list[_Prepared]:
+        """Read up to ``room`` parts' worth of waiting messages (not those in ``skip``), refuse what the limits,
+        opt-outs or the budget forbid (committed here), render and encode the rest; nothing is claimed yet."""
         now = self.clock()
         if not self._budget_left(now):
+            self.conn.commit()
             return []
+        skip_ids = list(skip)
         rows = self.conn.execute(
             "select id, recipient, template, personalisation, mandatory, host(requester_ip), null::bigint "
-            "from hub.sms_message where status = 'created' and job_id is null "
-            "order by priority, id limit %s for update skip locked",
-            (room,),
+            "from hub.sms_message where status = 'created' and job_id is null and id <> all(%s) "
+            "order by priority, id limit %s",
+            (skip_ids, room),
         ).fetchall()
         if len(rows) < room and limits.in_window(
             now, self.settings.window_start, self.settings.window_end, self.settings.timezone
         ):
             rows += self._claim_jobs(room - len(rows))
-        parts: list[OutPart] = []
+        out: list[_Prepared] = []
         check = limits.LimitCheck(self.settings.limits, now, prefixes=self._prefixes)
         # Abuse limits guard what a caller can trigger: verification codes (notices are system-made).
         singles = [r for r in rows if r[6] is None and _is_code(str(r[2]))]
@@ -235,11 +318,16 @@ class Worker:
             [str(r[5]) for r in singles if r[5] is not None],
             [int(r[0]) for r in singles],
         )
+        for waiting in self._prepared:  # codes passed earlier, not claimed yet: not attempted in the database
+            if waiting.code is not None:
+                check.note(*waiting.code)
         opted_out = self._opted_out([str(r[1]) for r in rows if not r[4]])
-        queued: list[tuple[Any, ...]] = []
-        segments: list[tuple[int, int]] = []
+        signature = self.settings.signature
+        source = self.settings.source_addr
+        delivery = self.settings.registered_delivery
+        parts_count = 0
         for mid, recipient, template, personalisation, mandatory, ip, job_id in rows:
-            if len(parts) >= room:
+            if parts_count >= room:
                 break
             refusal = None
             if not mandatory and recipient in opted_out:
@@ -248,16 +336,16 @@ class Worker:
                 refusal = check.refused(recipient, ip)
             if refusal is not None:
                 self._refuse(mid, recipient, refusal)
+                self._advance(job_id, mid)
                 continue
             try:
-                body = text.sign(
-                    self.settings.signature, templates.render(template, _strs(personalisation), mandatory=mandatory)
-                )
+                body = text.sign(signature, templates.render(template, _strs(personalisation), mandatory=mandatory))
                 pieces = text.split(body)
             except (templates.TemplateError, text.TextTooLong) as exc:
                 store.fail_message(self.conn, mid, FailureKind.PERMANENT, str(exc))
+                self._advance(job_id, mid)
                 continue
-            if parts and len(parts) + len(pieces) > room:
+            if out and parts_count + len(pieces) > room:
                 break
             cost = self.settings.cost_per_segment * len(pieces)
             if self._spent + cost > self.settings.limits.daily_budget_yuan:
@@ -265,52 +353,36 @@ class Worker:
                 break
             self._spent += cost
             ref = self._next_ref(recipient) if len(pieces) > 1 else None
-            for seq, wire in enumerate(text.encode(pieces, ref or 0), start=1):
-                parts.append(
-                    OutPart(
-                        key=(mid, seq),
-                        destination=recipient,
-                        source=self.settings.source_addr,
-                        short_message=wire.short_message,
-                        esm_class=wire.esm_class,
-                        data_coding=text.DATA_CODING_UCS2,
-                        registered_delivery=self.settings.registered_delivery,
-                        parts=len(pieces),
-                        body=body,
-                    )
+            parts = [
+                OutPart(
+                    key=(mid, seq),
+                    destination=recipient,
+                    source=source,
+                    short_message=wire.short_message,
+                    esm_class=wire.esm_class,
+                    data_coding=text.DATA_CODING_UCS2,
+                    registered_delivery=delivery,
+                    parts=len(pieces),
+                    body=body,
                 )
-                segments.append((mid, seq))
-            queued.append((self.settings.signature, body, len(pieces), cost, ref, mid))
+                for seq, wire in enumerate(text.encode(pieces, ref or 0), start=1)
+            ]
+            parts_count += len(parts)
+            code = (recipient, ip) if job_id is None and _is_code(template) else None
+            out.append(_Prepared(mid, parts, (signature, body, len(pieces), cost, ref, mid), cost, code))
+            self._advance(job_id, mid)
             if job_id is None and not _is_code(template):
                 self._prefixes.add(limits.prefix(recipient), now)  # codes were counted by ``check.refused``
-        if queued:
-            self.conn.execute(
-                """
-                update hub.sms_message m set status = 'queued', sender = q.sender, body = q.body,
-                    segments = q.segments, cost = q.cost, concat_ref = q.ref, queued_at = now(), updated_at = now()
-                from unnest(%s::text[], %s::text[], %s::int[], %s::numeric[], %s::int[], %s::bigint[])
-                    as q(sender, body, segments, cost, ref, id)
-                where m.id = q.id
-                """,
-                [list(column) for column in zip(*queued, strict=True)],
-            )
-            self.conn.execute(
-                "insert into hub.sms_segment (message_id, seq) select * from unnest(%s::bigint[], %s::int[])",
-                ([m for m, _ in segments], [s for _, s in segments]),
-            )
-        with self._flight:
-            self.in_flight.update(segments)
-        self.conn.commit()
-        self.stats.claimed_messages += len(queued)
-        self.stats.claimed_parts += len(parts)
-        return parts
+        self.conn.commit()  # refusals, failures, concatenation references; ends the read
+        return out
 
     def _claim_jobs(self, room: int) -> list[tuple[Any, ...]]:
         jobs = self.conn.execute(
-            "select id, rate_per_second from hub.sms_job where status = 'running' order by id"
+            "select id, rate_per_second, unknown_policy from hub.sms_job where status = 'running' order by id"
         ).fetchall()
+        self._resend_jobs = any(policy == "resend" for _, _, policy in jobs)
         out: list[tuple[Any, ...]] = []
-        for job_id, rate in jobs:
+        for job_id, rate, _ in jobs:
             take = room - len(out)
             if take <= 0:
                 break
@@ -320,14 +392,19 @@ class Worker:
                 continue
             rows = self.conn.execute(
                 "select id, recipient, template, personalisation, mandatory, null::text, job_id "
-                "from hub.sms_message where job_id = %s and status = 'created' "
-                "order by id limit %s for update skip locked",
-                (job_id, take),
+                "from hub.sms_message where job_id = %s and status = 'created' and id > %s "
+                "order by id limit %s",
+                (job_id, self._job_cursor.get(int(job_id), 0), take),
             ).fetchall()
             if rate:
                 self._spend_job_tokens(int(job_id), len(rows))
             out += rows
         return out
+
+    def _advance(self, job_id: int | None, message_id: int) -> None:
+        """The job's messages up to ``message_id`` are taken care of (prepared, refused or failed)."""
+        if job_id is not None:
+            self._job_cursor[int(job_id)] = int(message_id)
 
     def _job_allowance(self, job_id: int, rate: float) -> int:
         tokens, at = self._job_tokens.get(job_id, (min(rate, 1.0), time.monotonic()))
@@ -393,22 +470,36 @@ class Worker:
 
     # jobs ------------------------------------------------------------------------------------------
     def _apply_unknown_policies(self) -> None:
-        """Jobs with the policy 'resend' send their unknown messages again (counted); 'hold' keeps them."""
+        """Jobs with the policy 'resend' send their unknown messages again (counted); 'hold' keeps them.
+
+        Runs at start (what the last worker left in flight) and, while such a job runs, every second during
+        the run (submits that timed out or were in the window when a connection dropped). A message with a
+        part still in the window is left for a later round.
+        """
+        with self._flight:
+            busy = sorted({key[0] for key in self.in_flight})
         rows = self.conn.execute(
             """
             update hub.sms_message m set status = 'created', queued_at = null, updated_at = now()
             from hub.sms_job j
-            where m.job_id = j.id and j.unknown_policy = 'resend' and m.status = 'unknown'
+            where m.job_id = j.id and j.unknown_policy = 'resend' and j.status in ('approved', 'running', 'paused')
+              and m.status = 'unknown' and m.id <> all(%s)
             returning m.id
-            """
+            """,
+            (busy,),
         ).fetchall()
         if rows:
             ids = [int(r[0]) for r in rows]
             self.conn.execute("delete from hub.sms_segment where message_id = any(%s)", (ids,))
             store.record_event(self.conn, "resend_unknown", {"messages": len(ids)})
+            self._job_cursor.clear()
+            self.stats.resent_unknown += len(ids)
+            log.warning("%d messages whose submit has an unknown outcome are sent again (job policy)", len(ids))
         self.conn.commit()
 
     def _finish_jobs(self) -> None:
+        if self._resend_jobs:
+            self._apply_unknown_policies()
         row = self.conn.execute(
             "select exists (select 1 from hub.sms_receipt_orphan where matched_at is null)"
         ).fetchone()
@@ -416,8 +507,10 @@ class Worker:
         self.conn.execute(
             """
             update hub.sms_job j set status = 'done', finished_at = now()
-            where j.status = 'running' and not exists (
-                select 1 from hub.sms_message m where m.job_id = j.id and m.status in ('created', 'queued'))
+            where j.status = 'running'
+              -- 'created' first, on the job's queue index: while any is left the second check never runs
+              and not exists (select 1 from hub.sms_message m where m.job_id = j.id and m.status = 'created')
+              and not exists (select 1 from hub.sms_message m where m.job_id = j.id and m.status = 'queued')
             """
         )
         self.conn.commit()

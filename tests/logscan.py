@@ -32,7 +32,8 @@ LOG_PREFIX = "logscan-"
 CODES_PREFIX = "logscan-codes-"
 
 ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])")
-PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+# Not inside a longer token of letters and digits (a hex request id may hold 11 digits in a row).
+PHONE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")
 CODE = re.compile(r"(?<![\d.])\d{6}(?![\d.])")
 HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){8,}(?![0-9A-Fa-f])")
 

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 
 from gateway.api import audit, persons, units
 from gateway.graphql.router import graphql_router
+from hub.access.cache import CacheTailer, HotCache
 from hub.access.ratelimit import DEFAULT_LIMITS, RateLimiter
 from hub.audit.chain import sm3
 from hub.audit.writer import AuditLog
@@ -24,6 +25,9 @@ log = logging.getLogger(__name__)
 PUBLIC_PATHS = frozenset(
     {
         "/healthz",
+        "/readyz",
+        "/auth/password-reminder",  # a static reminder page, no data
+        "/portal/ui/text-size",  # the large-text switch (CSRF-checked); anyone may change their text size
         "/metrics",
         "/openapi.json",
         "/docs",
@@ -44,6 +48,20 @@ PUBLIC_PATHS = frozenset(
         "/auth/reset/verify",
         "/auth/unlock",
         "/auth/unlock/verify",
+        "/verify",  # public certificate verification (portal_web/verify.py)
+        "/portal/activate",  # first login of a unit: activation code (portal_web/activate.py)
+        "/portal/activate/verify",
+        "/portal/activate/counter",
+        # the app's public operations (mobile_api.PUBLIC_PATHS)
+        "/app/v1/version",
+        "/app/v1/content/policies",
+        "/app/v1/content/news",
+        "/app/v1/content/agency-intros",
+        "/app/v1/content/item",
+        "/app/v1/agencies/nearest",
+        "/app/v1/ministry/job-fairs",
+        "/app/v1/ministry/jobs",
+        "/app/v1/ministry/exams",
     }
 )
 
@@ -82,8 +100,16 @@ def mount(app: FastAPI, settings: Settings, endpoints: Endpoints) -> None:
         audit_log = AuditLog(app.state.pools.hub, anchor_key=key)
         await audit_log.start()
         app.state.audit = audit_log
+        app.state.read_cache = None
+        app.state.read_cache_tailer = None
+        if settings.read_cache_entries > 0:
+            app.state.read_cache = HotCache(settings.read_cache_entries)
+            app.state.read_cache_tailer = CacheTailer(app.state.read_cache, endpoints.query_db_url)
+            app.state.read_cache_tailer.start()
 
     async def stop(app: FastAPI) -> None:
+        if app.state.read_cache_tailer is not None:
+            await app.state.read_cache_tailer.stop()
         # The final anchor signs the tail, so a cut after shutdown is detected too.
         await app.state.audit.close()
 

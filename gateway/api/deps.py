@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
 from gateway.api.auth import CurrentSubject
 from hub.access import consistency
+from hub.access.cache import CachedReadContext
 from hub.access.context import Caller, ReadContext
 from hub.access.ratelimit import RateLimiter
 from hub.access.subject import Subject
@@ -59,13 +61,39 @@ def reader(route_class: str) -> Callable[..., AsyncIterator[ReadContext]]:
     ) -> AsyncIterator[ReadContext]:
         await limit(request, subject, route_class)
         pools: Pools = request.app.state.pools
-        if token:
-            await consistency.wait_until_visible(pools.query, token, timeout=request.app.state.consistency_timeout)
-        async with consistency.read_snapshot(pools.query) as (conn, as_of):
-            yield ReadContext(conn, caller_of(request, subject), audit_log(request), as_of)
+        # A fresh replica or the primary; with a token, only a server that has applied it.
+        async with consistency.open_read(pools, token or None, timeout=request.app.state.consistency_timeout) as (
+            conn,
+            snap,
+        ):
+            yield CachedReadContext(
+                conn,
+                caller_of(request, subject),
+                audit_log(request),
+                snap.as_of,
+                event_id=snap.event_id,
+                cache=getattr(request.app.state, "read_cache", None),
+            )
 
     return dependency
 
 
 Reading = Annotated[ReadContext, Depends(reader("read"))]
 AuditLogDep = Annotated[AuditLog, Depends(audit_log)]
+
+
+@asynccontextmanager
+async def read_as(request: Request, subject: Subject, route_class: str = "read") -> AsyncIterator[ReadContext]:
+    """A ReadContext for ``subject`` resolved by a channel itself (a kiosk's or hotline's person session):
+    the same rate limit, snapshot, cache and audit as ``reader`` gives the routes of this package."""
+    await limit(request, subject, route_class)
+    pools: Pools = request.app.state.pools
+    async with consistency.open_read(pools, None, timeout=request.app.state.consistency_timeout) as (conn, snap):
+        yield CachedReadContext(
+            conn,
+            caller_of(request, subject),
+            audit_log(request),
+            snap.as_of,
+            event_id=snap.event_id,
+            cache=getattr(request.app.state, "read_cache", None),
+        )

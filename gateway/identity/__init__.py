@@ -11,9 +11,11 @@ from fastapi import FastAPI
 
 from gateway.identity.deps import Authenticated, MaybeAuthenticated, current_subject, require_scopes
 from gateway.identity.oauth_server import OAuthServer
+from gateway.identity.routes_login import error_page
 from gateway.identity.routes_login import router as login_router
 from gateway.identity.routes_oauth import router as oauth_router
 from gateway.identity.runtime import IdentityRuntime
+from hub.http import problem
 from hub.runtime import Endpoints
 from hub.settings import Settings
 
@@ -32,6 +34,8 @@ def mount(app: FastAPI, settings: Settings, endpoints: Endpoints) -> None:
     app.state.oauth_server = OAuthServer(rt)
     app.include_router(oauth_router)
     app.include_router(login_router)
+    # The login pages answer errors (CSRF refusals, unknown pages, crashes) with Chinese HTML pages.
+    problem.serve_html_errors(app, "/auth", error_page)
 
     async def load_keys(app: FastAPI) -> None:
         from starlette.concurrency import run_in_threadpool

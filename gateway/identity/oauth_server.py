@@ -34,6 +34,8 @@ from redis.exceptions import RedisError
 from gateway.identity.adapter import handle_response
 from gateway.identity.oauth_models import AccessRecord, CodeRecord, LoginUser, OAuthClient, RefreshRecord
 from gateway.identity.runtime import IdentityRuntime
+from hub.audit import sync_writer as audit
+from hub.http.request_id import current_request_id
 from hub.identity import accounts, clients, grants, subjects
 from hub.identity.tokens import ALGORITHM, InvalidToken, issue_access_token, verify_access_token_claims
 
@@ -45,6 +47,8 @@ T = TypeVar("T")
 class _Call:
     conn: psycopg.Connection[Any]
     now: datetime
+    request_id: str = ""
+    code: str | None = None  # the authorization code being redeemed in this call, if any
 
 
 _current: ContextVar[_Call] = ContextVar("oauth_call")
@@ -96,15 +100,37 @@ class AuthorizationCodeGrant(rfc6749_grants.AuthorizationCodeGrant):  # type: ig
                 expires_at=c.now + timedelta(seconds=server.rt.cfg.settings.auth_code_ttl_seconds),
             ),
         )
+        server.audit("oauth.code.issue", "ok", client=request.client, account=user.account)
         c.conn.commit()
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> CodeRecord | None:
         server: OAuthServer = self.server
         c = _call()
-        found = grants.find_code(c.conn, server.rt.cfg.hmac_key, code, client.client_id, c.now)
+        key = server.rt.cfg.hmac_key
+        found = grants.find_code(c.conn, key, code, client.client_id, c.now)
         # Single use, decided atomically here: of two concurrent redemptions only one finds the code.
-        if found is None or not grants.use_code(c.conn, server.rt.cfg.hmac_key, code, c.now):
+        if found is None or not grants.use_code(c.conn, key, code, c.now):
+            c.conn.rollback()
+            replay = grants.mark_code_replayed(c.conn, key, code, c.now)
+            if replay is not None:
+                # RFC 6749 §4.1.2: deny, and revoke the tokens already issued from this code.
+                account_id, grant_id = replay
+                if grant_id is not None:
+                    grants.revoke_grant(c.conn, grant_id, "authorization code replayed", c.now)
+                server.audit(
+                    "oauth.code.replay",
+                    "grant_revoked" if grant_id else "denied",
+                    client=client,
+                    account_id=account_id,
+                    target_id=grant_id or "",
+                )
+                c.conn.commit()
+                if grant_id is not None:
+                    server.mark_revoked("grant", grant_id)
+                log.warning("authorization code replayed; grant %s revoked", grant_id or "(none yet)")
             return None
+        c.code = code
+        server.audit("oauth.code.redeem", "ok", client=client, account_id=found.account_id)
         c.conn.commit()
         return CodeRecord(found)
 
@@ -128,11 +154,27 @@ class RefreshTokenGrant(rfc6749_grants.RefreshTokenGrant):  # type: ignore[misc]
         found = grants.find_refresh_token(c.conn, server.rt.cfg.hmac_key, refresh_token)
         if found is None or found.grant.revoked or found.expires_at <= c.now:
             return None
+        client = self.request.client
         if found.used or not grants.use_refresh_token(c.conn, found.token_hash, c.now):
             # Reuse of a rotated token: it leaked or was replayed. Revoke the whole grant.
+            c.conn.rollback()
+            server.audit(
+                "oauth.refresh.reuse",
+                "grant_revoked",
+                client=client,
+                account_id=found.grant.account_id or "",
+                target_id=found.grant.id,
+            )
             server.revoke_grant(found.grant.id, "refresh token reuse")
             log.warning("refresh token reuse detected; grant %s revoked", found.grant.id)
             return None
+        server.audit(
+            "oauth.refresh.rotate",
+            "ok",
+            client=client,
+            account_id=found.grant.account_id or "",
+            target_id=found.grant.id,
+        )
         c.conn.commit()
         return RefreshRecord(found, c.now)
 
@@ -193,11 +235,29 @@ class RevocationEndpoint(_TokenLookup, rfc7009.RevocationEndpoint):  # type: ign
     def revoke_token(self, token: RefreshRecord | AccessRecord, request: Any) -> None:
         c = _call()
         if isinstance(token, RefreshRecord):
-            self.server.revoke_grant(token.token.grant.id, "revoked by client")
+            grant = token.token.grant
+            self.server.audit(
+                "oauth.revoke",
+                "ok",
+                client=request.client,
+                account_id=grant.account_id or "",
+                target_id=grant.id,
+                detail="refresh_token",
+            )
+            self.server.revoke_grant(grant.id, "revoked by client")
             return
         jti, exp = str(token.claims.get("jti")), token.claims.get("exp")
         expires = datetime.fromtimestamp(exp if isinstance(exp, int) else 0, UTC)
         grants.revoke_jti(c.conn, jti, expires)
+        self.server.audit(
+            "oauth.revoke",
+            "ok",
+            client=request.client,
+            account_id=str(token.claims.get("sub", "")),
+            target_type="access_token",
+            target_id=jti,
+            detail="access_token",
+        )
         c.conn.commit()
         self.server.mark_revoked("jti", jti)
 
@@ -252,7 +312,7 @@ def id_token(rt: IdentityRuntime, user: LoginUser, audience: str, now: datetime)
 
 class OAuthServer(AuthorizationServer):  # type: ignore[misc]
     def __init__(self, rt: IdentityRuntime) -> None:
-        super().__init__(scopes_supported=sorted(subjects.ALL_SCOPES | {"token:introspect", OPENID}))
+        super().__init__(scopes_supported=sorted(subjects.ALL_SCOPES | subjects.OIDC_SCOPES | {"token:introspect"}))
         self.rt = rt
         self.register_token_generator("default", self._generate_token)
         self.register_grant(AuthorizationCodeGrant, [S256Challenge(required=True)])
@@ -285,7 +345,7 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]
     @contextmanager
     def _context(self) -> Iterator[None]:
         with self.rt.hub() as conn:
-            token = _current.set(_Call(conn, self.rt.clock()))
+            token = _current.set(_Call(conn, self.rt.clock(), current_request_id.get()))
             try:
                 yield
             finally:
@@ -311,6 +371,40 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]
         except RedisError:
             log.warning("revocation marker not written (Redis unavailable); introspection still refuses it")
 
+    def audit(
+        self,
+        action: str,
+        result: str,
+        *,
+        client: OAuthClient | None,
+        account: accounts.Account | None = None,
+        account_id: str = "",
+        target_type: str = "oauth_grant",
+        target_id: str = "",
+        detail: str = "",
+    ) -> None:
+        """One OAuth event in the audit chain, inside this call's transaction (the caller commits).
+
+        Only ids: never a code, a token or a personal number. ``detail`` goes into ``purpose``.
+        """
+        c = _call()
+        if account is None and account_id:
+            account = accounts.get(c.conn, account_id)
+        audit.event(
+            c.conn,
+            action,
+            result,
+            at=c.now,
+            actor_kind=account.kind.value if account is not None else "client",
+            actor=account.id if account is not None else (account_id or (client.client_id if client else "")),
+            target_type=target_type,
+            target_id=target_id,
+            purpose=f"oauth:{detail}" if detail else "oauth",
+            request_id=c.request_id,
+            client_id=client.client_id if client else "",
+            channel=client.client.channel.value if client else "",
+        )
+
     def _generate_token(
         self,
         grant_type: str,
@@ -324,10 +418,13 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]
         s = self.rt.cfg.settings
         ttl = s.access_token_ttl_seconds
         channel = client.client.channel
+        replayed = False
         if user is None:  # client credentials: the client acts for itself
             scopes = set(scope_to_list(scope) or client.client.scopes) & client.client.scopes
             subject = subjects.for_client(client.client_id, channel, scopes)
             refresh = None
+            self.audit("oauth.token.issue", "ok", client=client, detail=grant_type)
+            c.conn.commit()
         else:
             requested = set(scope_to_list(scope) or [])
             scopes = requested & client.client.scopes
@@ -341,6 +438,8 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]
                     auth_methods=user.auth_methods,
                     now=c.now,
                 )
+                if c.code is not None:
+                    replayed = grants.link_code_grant(c.conn, self.rt.cfg.hmac_key, c.code, grant_id)
             subject = subjects.for_account(
                 user.account,
                 client_id=client.client_id,
@@ -354,7 +453,12 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]
                 if include_refresh_token
                 else None
             )
+            self.audit(
+                "oauth.token.issue", "ok", client=client, account=user.account, target_id=grant_id, detail=grant_type
+            )
             c.conn.commit()
+            if replayed:  # the code was presented again while this redemption ran: nothing it yields may live
+                self.revoke_grant(grant_id, "authorization code replayed")
         token: dict[str, Any] = {
             "token_type": "Bearer",
             "access_token": issue_access_token(

@@ -1,7 +1,9 @@
-"""Login, registration, password reset and unlock pages (Jinja2, Simplified Chinese, no JavaScript).
+"""Login, registration, password reset, unlock and query-PIN pages (Jinja2, Simplified Chinese, no JavaScript).
 
 Pages only translate: every rule is in ``hub.identity``. The synchronous services run in the thread
-pool with their own hub-DB and read-only core connections.
+pool with their own hub-DB and read-only core connections. Every form carries a CSRF token
+(``hub.http.csrf``) that each POST checks before anything else; every page carries the CSP and
+security headers of ``hub.http.html``; errors under ``/auth`` are Chinese HTML pages (``error_page``).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -17,12 +20,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from gateway.identity.adapter import parse_form
 from gateway.identity.deps import MaybeAuthenticated
 from gateway.identity.runtime import IdentityRuntime, runtime_of
-from hub.access.subject import Channel, SubjectKind
-from hub.identity import captcha_store, login, registration, sessions, subjects
+from hub.access.subject import Channel, Subject, SubjectKind
+from hub.http import html
+from hub.http.csrf import FIELD as CSRF_FIELD
+from hub.identity import captcha_store, login, pins, registration, sessions, subjects
 from hub.identity.documents import DOCUMENT_TYPES, RESIDENT_ID
 from hub.identity.errors import IdentityError, WeakPassword
 
@@ -45,12 +51,31 @@ def _ip(request: Request) -> str:
 
 
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """A page with the CSRF token for its forms, the CSP nonce for its style, and the security headers."""
+    csrf = runtime_of(request.app).csrf
     context.setdefault("error", None)
     context.setdefault("document_types", DOCUMENT_TYPES)
+    context["csrf_field"] = CSRF_FIELD
+    context["csrf_token"] = csrf.token(request)
+    context["csp_nonce"] = html.csp_nonce(request)
     response = templates.TemplateResponse(request, name, context, status_code=status)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
+    csrf.set_cookie(request, response)
+    html.secure_page(request, response)
     return response
+
+
+def error_page(conn: HTTPConnection, status: int, title: str, detail: str, request_id: str) -> Response:
+    """The identity area's error pages (``hub.http.problem.serve_html_errors``): the site's look, status kept."""
+    context = {
+        "title": title,
+        "message": detail,
+        "request_id": request_id,
+        "csp_nonce": html.csp_nonce(conn),
+        "error": None,
+    }
+    request = conn if isinstance(conn, Request) else Request(conn.scope)
+    response = templates.TemplateResponse(request, "error.html", context, status_code=status)
+    return html.secure_page(conn, response)
 
 
 def _password_hint(rt: IdentityRuntime) -> str:
@@ -61,7 +86,10 @@ def _password_hint(rt: IdentityRuntime) -> str:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    return dict(parse_form(await request.body()))
+    """The posted form, after its CSRF token was checked (``CsrfFailed``: a 403 page, nothing done)."""
+    form = dict(parse_form(await request.body()))
+    runtime_of(request.app).csrf.check(request, form)
+    return form
 
 
 def _kind(value: str | None) -> str:
@@ -202,7 +230,7 @@ async def login_verify(request: Request) -> Response:
         session_id,
         max_age=s.session_absolute_hours * 3600,
         httponly=True,
-        secure=s.cookie_secure,
+        secure=rt.secure_cookies,
         samesite="lax",
         path="/",
     )
@@ -213,7 +241,60 @@ async def login_verify(request: Request) -> Response:
 def account_page(request: Request, subject: MaybeAuthenticated) -> Response:
     if subject is None or subject.client_id != sessions.SESSION_CLIENT:
         return RedirectResponse("/auth/login", status_code=303)
-    return _page(request, "message.html", title="已登录", message="您已登录。", logged_in=True)
+    links = [("/auth/pin", "设置或修改查询密码（自助终端、12333电话查询使用）")] if _is_person(subject) else []
+    return _page(request, "message.html", title="已登录", message="您已登录。", links=links, logged_in=True)
+
+
+def _is_person(subject: Subject | None) -> bool:
+    return subject is not None and subject.client_id == sessions.SESSION_CLIENT and subject.kind is SubjectKind.PERSON
+
+
+def _pin_page(request: Request, has_pin: bool, error: IdentityError | None = None) -> HTMLResponse:
+    return _page(
+        request, "pin.html", error.status if error else 200, title="设置查询密码", has_pin=has_pin, error=error
+    )
+
+
+@router.get("/auth/pin")
+async def pin_form(request: Request, subject: MaybeAuthenticated) -> Response:
+    """The logged-in person sets or changes the 6-digit query PIN (查询密码) for kiosks and the hotline."""
+    if subject is None or not _is_person(subject):
+        return RedirectResponse("/auth/login?next=%2Fauth%2Fpin", status_code=303)
+    rt = runtime_of(request.app)
+
+    def work() -> bool:
+        with rt.hub() as conn:
+            return pins.has_pin(conn, subject.account_id)
+
+    return _pin_page(request, await _run(work))
+
+
+@router.post("/auth/pin")
+async def pin_submit(request: Request, subject: MaybeAuthenticated) -> Response:
+    if subject is None or not _is_person(subject):
+        return RedirectResponse("/auth/login?next=%2Fauth%2Fpin", status_code=303)
+    form = await _form(request)
+    rt = runtime_of(request.app)
+
+    def work() -> bool:
+        with rt.hub() as conn, rt.core() as core:
+            return pins.set_pin(
+                conn, core, rt.cfg, subject, pin=form.get("pin", ""), confirm=form.get("pin2", ""), now=rt.clock()
+            )
+
+    try:
+        replaced = await _run(work)
+    except IdentityError as exc:
+        return _pin_page(request, False, exc)
+    done = "查询密码已修改。" if replaced else "查询密码已设置。"
+    return _page(
+        request,
+        "message.html",
+        title="查询密码",
+        message=done + "您可在自助终端和12333电话查询时使用。",
+        links=[("/auth/account", "返回")],
+        logged_in=True,
+    )
 
 
 @router.get("/auth/password-reminder")
@@ -231,67 +312,88 @@ def password_reminder(request: Request, next: str = "") -> HTMLResponse:
 
 @router.post("/auth/logout")
 async def logout(request: Request) -> Response:
+    await _form(request)
     rt = runtime_of(request.app)
     session_id = request.cookies.get(rt.cfg.settings.session_cookie)
     if session_id:
         await request.app.state.redis.delete(sessions.key(rt.sessions, session_id))
     response = RedirectResponse("/auth/login", status_code=303)
-    response.delete_cookie(rt.cfg.settings.session_cookie, path="/")
+    response.delete_cookie(
+        rt.cfg.settings.session_cookie, path="/", secure=rt.secure_cookies, httponly=True, samesite="lax"
+    )
     return response
 
 
-# registration ------------------------------------------------------------------------------------
-@router.get("/auth/register")
-def register_form(request: Request) -> HTMLResponse:
-    """Person registration step 1: document, number and name (checked against the core)."""
-    return _page(request, "register.html", title="个人注册")
+# two-step code flows: registration, password reset, unlock --------------------------------------
+StartStep = Callable[[IdentityRuntime, dict[str, str], str], tuple[str, str | None]]
+VerifyStep = Callable[[IdentityRuntime, dict[str, str]], None]
 
 
-@router.post("/auth/register")
-async def register_submit(request: Request) -> Response:
-    form = await _form(request)
-    rt = runtime_of(request.app)
-    ip = _ip(request)
+@dataclass(frozen=True)
+class CodeFlow:
+    """A page flow of two steps: a form whose service sends an SMS code, then the code form.
 
-    def work() -> Any:
-        with rt.hub() as conn, rt.core() as core:
-            return registration.start_registration(
-                conn,
-                core,
-                rt.redis,
-                rt.cfg,
-                document_type=form.get("document_type", RESIDENT_ID),
-                document_number=form.get("document_number", ""),
-                name=form.get("name", ""),
-                ip=ip,
-                now=rt.clock(),
-            )
+    ``start(rt, form, ip) -> (ticket, masked phone or None)`` and ``verify(rt, form)`` run the services in
+    the thread pool; an ``IdentityError`` of either shows the same form again with the message.
+    """
 
-    try:
-        sent = await _run(work)
-    except IdentityError as exc:
-        return _page(request, "register.html", exc.status, title="个人注册", error=exc)
-    return _code_with_password(request, "/auth/register/verify", sent.ticket, sent.phone_masked, "register")
+    path: str  # the first form posts here, the code form to ``path + "/verify"``
+    purpose: str  # what code.html explains (register, reset, unlock)
+    title: str
+    form_template: str
+    code_title: str
+    with_password: bool
+    done_title: str
+    done_message: str
+    start: StartStep
+    verify: VerifyStep
 
 
-def _code_with_password(
-    request: Request, action: str, ticket: str, phone: str | None, purpose: str, error: IdentityError | None = None
+def _form_page(
+    request: Request, flow: CodeFlow, kind: str = "person", error: IdentityError | None = None
 ) -> HTMLResponse:
+    status = error.status if error else 200
+    return _page(request, flow.form_template, status, title=flow.title, action=flow.path, kind=kind, error=error)
+
+
+def _code_page(
+    request: Request, flow: CodeFlow, ticket: str, phone: str | None, error: IdentityError | None = None
+) -> HTMLResponse:
+    extra: dict[str, Any] = {}
+    if flow.with_password:
+        extra = {"with_password": True, "password_hint": _password_hint(runtime_of(request.app))}
     return _page(
         request,
         "code.html",
         error.status if error else 200,
-        title="输入验证码并设置密码",
-        action=action,
+        title=flow.code_title,
+        action=flow.path + "/verify",
         ticket=ticket,
         method="sms",
         phone_masked=phone,
-        purpose=purpose,
+        purpose=flow.purpose,
         next="",
-        with_password=True,
-        password_hint=_password_hint(runtime_of(request.app)),
         error=error,
+        **extra,
     )
+
+
+async def _flow_start(request: Request, flow: CodeFlow) -> Response:
+    form = await _form(request)
+    try:
+        ticket, phone = await _run(flow.start, runtime_of(request.app), form, _ip(request))
+    except IdentityError as exc:
+        return _form_page(request, flow, _kind(form.get("kind")), exc)
+    return _code_page(request, flow, ticket, phone)
+
+
+async def _flow_verify(request: Request, flow: CodeFlow) -> Response:
+    form = await _form(request)
+    try:
+        await _run(flow.verify, runtime_of(request.app), form)
+    except IdentityError as exc:
+        return _code_page(request, flow, form.get("ticket", ""), None, exc)
+    return _page(request, "message.html", title=flow.done_title, message=flow.done_message)
 
 
 def _passwords(form: dict[str, str]) -> str:
@@ -300,143 +402,142 @@ def _passwords(form: dict[str, str]) -> str:
     return form.get("password", "")
 
 
+def _start_registration(rt: IdentityRuntime, form: dict[str, str], ip: str) -> tuple[str, str | None]:
+    with rt.hub() as conn, rt.core() as core:
+        sent = registration.start_registration(
+            conn,
+            core,
+            rt.redis,
+            rt.cfg,
+            document_type=form.get("document_type", RESIDENT_ID),
+            document_number=form.get("document_number", ""),
+            name=form.get("name", ""),
+            ip=ip,
+            now=rt.clock(),
+        )
+    return sent.ticket, sent.phone_masked
+
+
+def _verify_registration(rt: IdentityRuntime, form: dict[str, str]) -> None:
+    password = _passwords(form)
+    with rt.hub() as conn, rt.core() as core:
+        registration.complete_registration(
+            conn,
+            core,
+            rt.cfg,
+            ticket=form.get("ticket", ""),
+            code=form.get("code", ""),
+            password=password,
+            now=rt.clock(),
+        )
+
+
+def _start_reset(rt: IdentityRuntime, form: dict[str, str], ip: str) -> tuple[str, str | None]:
+    with rt.hub() as conn, rt.core() as core:
+        account = login.resolve(conn, core, rt.cfg, _credentials(form))
+        sent = registration.start_reset(conn, core, rt.redis, rt.cfg, account, ip=ip, now=rt.clock())
+    return sent.ticket, None  # no phone shown: the page must not tell whether the account exists
+
+
+def _verify_reset(rt: IdentityRuntime, form: dict[str, str]) -> None:
+    password = _passwords(form)
+    with rt.hub() as conn:
+        registration.complete_reset(
+            conn, rt.cfg, ticket=form.get("ticket", ""), code=form.get("code", ""), password=password, now=rt.clock()
+        )
+
+
+def _start_unlock(rt: IdentityRuntime, form: dict[str, str], ip: str) -> tuple[str, str | None]:
+    with rt.hub() as conn, rt.core() as core:
+        sent = login.start_unlock(conn, core, rt.redis, rt.cfg, _credentials(form), ip=ip, now=rt.clock())
+    # Not locked or unknown: a ticket that never verifies, so the reply is the same.
+    return (sent.ticket if sent else secrets.token_urlsafe(24)), None
+
+
+def _verify_unlock(rt: IdentityRuntime, form: dict[str, str]) -> None:
+    with rt.hub() as conn:
+        login.complete_unlock(conn, rt.cfg, ticket=form.get("ticket", ""), code=form.get("code", ""), now=rt.clock())
+
+
+REGISTER = CodeFlow(
+    path="/auth/register",
+    purpose="register",
+    title="个人注册",
+    form_template="register.html",
+    code_title="输入验证码并设置密码",
+    with_password=True,
+    done_title="注册成功",
+    done_message="注册成功，请使用证件号码和密码登录。",
+    start=_start_registration,
+    verify=_verify_registration,
+)
+RESET = CodeFlow(
+    path="/auth/reset",
+    purpose="reset",
+    title="找回密码",
+    form_template="identify.html",
+    code_title="输入验证码并设置密码",
+    with_password=True,
+    done_title="密码已重置",
+    done_message="密码已重置，请使用新密码登录。",
+    start=_start_reset,
+    verify=_verify_reset,
+)
+UNLOCK = CodeFlow(
+    path="/auth/unlock",
+    purpose="unlock",
+    title="账号解锁",
+    form_template="identify.html",
+    code_title="账号解锁",
+    with_password=False,
+    done_title="账号已解锁",
+    done_message="账号已解锁，请登录；如非本人操作导致锁定，建议修改密码。",
+    start=_start_unlock,
+    verify=_verify_unlock,
+)
+
+
+@router.get("/auth/register")
+def register_form(request: Request) -> HTMLResponse:
+    """Person registration step 1: document, number and name (checked against the core)."""
+    return _form_page(request, REGISTER)
+
+
+@router.post("/auth/register")
+async def register_submit(request: Request) -> Response:
+    return await _flow_start(request, REGISTER)
+
+
 @router.post("/auth/register/verify")
 async def register_verify(request: Request) -> Response:
-    form = await _form(request)
-    rt = runtime_of(request.app)
-
-    def work() -> None:
-        password = _passwords(form)
-        with rt.hub() as conn, rt.core() as core:
-            registration.complete_registration(
-                conn,
-                core,
-                rt.cfg,
-                ticket=form.get("ticket", ""),
-                code=form.get("code", ""),
-                password=password,
-                now=rt.clock(),
-            )
-
-    try:
-        await _run(work)
-    except IdentityError as exc:
-        return _code_with_password(request, "/auth/register/verify", form.get("ticket", ""), None, "register", exc)
-    return _page(request, "message.html", title="注册成功", message="注册成功，请使用证件号码和密码登录。")
+    return await _flow_verify(request, REGISTER)
 
 
-# reset and unlock ------------------------------------------------------------------------------
 @router.get("/auth/reset")
 def reset_form(request: Request, kind: str = "person") -> HTMLResponse:
-    return _page(request, "identify.html", title="找回密码", action="/auth/reset", kind=_kind(kind))
+    return _form_page(request, RESET, _kind(kind))
 
 
 @router.post("/auth/reset")
 async def reset_submit(request: Request) -> Response:
-    form = await _form(request)
-    rt = runtime_of(request.app)
-    ip = _ip(request)
-
-    def work() -> Any:
-        with rt.hub() as conn, rt.core() as core:
-            account = login.resolve(conn, core, rt.cfg, _credentials(form))
-            return registration.start_reset(conn, core, rt.redis, rt.cfg, account, ip=ip, now=rt.clock())
-
-    try:
-        sent = await _run(work)
-    except IdentityError as exc:
-        return _page(
-            request, "identify.html", exc.status, title="找回密码", action="/auth/reset", kind="person", error=exc
-        )
-    return _code_with_password(request, "/auth/reset/verify", sent.ticket, None, "reset")
+    return await _flow_start(request, RESET)
 
 
 @router.post("/auth/reset/verify")
 async def reset_verify(request: Request) -> Response:
-    form = await _form(request)
-    rt = runtime_of(request.app)
-
-    def work() -> None:
-        password = _passwords(form)
-        with rt.hub() as conn:
-            registration.complete_reset(
-                conn,
-                rt.cfg,
-                ticket=form.get("ticket", ""),
-                code=form.get("code", ""),
-                password=password,
-                now=rt.clock(),
-            )
-
-    try:
-        await _run(work)
-    except IdentityError as exc:
-        return _code_with_password(request, "/auth/reset/verify", form.get("ticket", ""), None, "reset", exc)
-    return _page(request, "message.html", title="密码已重置", message="密码已重置，请使用新密码登录。")
+    return await _flow_verify(request, RESET)
 
 
 @router.get("/auth/unlock")
 def unlock_form(request: Request, kind: str = "person") -> HTMLResponse:
-    return _page(request, "identify.html", title="账号解锁", action="/auth/unlock", kind=_kind(kind))
+    return _form_page(request, UNLOCK, _kind(kind))
 
 
 @router.post("/auth/unlock")
 async def unlock_submit(request: Request) -> Response:
-    form = await _form(request)
-    rt = runtime_of(request.app)
-    ip = _ip(request)
-
-    def work() -> str:
-        with rt.hub() as conn, rt.core() as core:
-            sent = login.start_unlock(conn, core, rt.redis, rt.cfg, _credentials(form), ip=ip, now=rt.clock())
-        return sent.ticket if sent else secrets.token_urlsafe(24)
-
-    try:
-        ticket = await _run(work)
-    except IdentityError as exc:
-        return _page(
-            request, "identify.html", exc.status, title="账号解锁", action="/auth/unlock", kind="person", error=exc
-        )
-    return _page(
-        request,
-        "code.html",
-        title="账号解锁",
-        action="/auth/unlock/verify",
-        ticket=ticket,
-        method="sms",
-        phone_masked=None,
-        purpose="unlock",
-        next="",
-    )
+    return await _flow_start(request, UNLOCK)
 
 
 @router.post("/auth/unlock/verify")
 async def unlock_verify(request: Request) -> Response:
-    form = await _form(request)
-    rt = runtime_of(request.app)
-
-    def work() -> None:
-        with rt.hub() as conn:
-            login.complete_unlock(
-                conn, rt.cfg, ticket=form.get("ticket", ""), code=form.get("code", ""), now=rt.clock()
-            )
-
-    try:
-        await _run(work)
-    except IdentityError as exc:
-        return _page(
-            request,
-            "code.html",
-            exc.status,
-            title="账号解锁",
-            action="/auth/unlock/verify",
-            ticket=form.get("ticket", ""),
-            method="sms",
-            phone_masked=None,
-            purpose="unlock",
-            next="",
-            error=exc,
-        )
-    return _page(
-        request, "message.html", title="账号已解锁", message="账号已解锁，请登录；如非本人操作导致锁定，建议修改密码。"
-    )
+    return await _flow_verify(request, UNLOCK)

@@ -6,18 +6,20 @@ from typing import Any
 from urllib.parse import quote
 
 from authlib.oauth2.rfc6749 import OAuth2Error  # type: ignore[import-untyped]
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from gateway.identity.adapter import oauth2_request
-from gateway.identity.deps import MaybeAuthenticated
+from gateway.identity.deps import MaybeAuthenticated, current_subject
 from gateway.identity.oauth_models import LoginUser
 from gateway.identity.oauth_server import OAuthServer, _call
 from gateway.identity.runtime import runtime_of
-from hub.identity import accounts, sessions, subjects
+from hub.http.request_id import request_id_of
+from hub.identity import accounts, sessions, subjects, userinfo
 
 router = APIRouter(tags=["认证"])
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="hub"'}
 
 
 def _server(request: Request) -> OAuthServer:
@@ -76,6 +78,48 @@ async def introspect(request: Request) -> Response:
     return await run_in_threadpool(server.call, lambda s: s.create_endpoint_response("introspection", oreq))
 
 
+async def _userinfo(request: Request) -> Response:
+    rt = runtime_of(request.app)
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() != "bearer ":  # an access token only: no portal cookie here
+        raise HTTPException(status_code=401, detail="请提供有效的访问令牌", headers=_CHALLENGE)
+    subject = await current_subject(request)
+
+    def work() -> dict[str, Any]:
+        with rt.hub() as conn:
+            claims = userinfo.claims(conn, subject, now=rt.clock(), request_id=request_id_of(request))
+            conn.commit()
+            return claims
+
+    try:
+        body = await run_in_threadpool(work)
+    except userinfo.InsufficientScope:
+        raise HTTPException(
+            status_code=403,
+            detail="访问令牌未包含 openid 授权范围",
+            headers={"WWW-Authenticate": 'Bearer realm="hub", error="insufficient_scope", scope="openid"'},
+        ) from None
+    except userinfo.NoSuchUser:
+        raise HTTPException(status_code=401, detail="访问令牌已失效", headers=_CHALLENGE) from None
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/oauth/userinfo", summary="OIDC 用户信息端点")
+async def userinfo_get(request: Request) -> Response:
+    """OIDC UserInfo (Bearer access token with ``openid``): only the claims its scopes allow, masked by channel.
+
+    ``openid``: ``sub`` and the account kind; ``profile``: ``name``; ``phone``: ``phone_number``;
+    ``person:read`` (persons) and ``unit:read`` (unit operators): the internal person or unit id.
+    Every answer is audited."""
+    return await _userinfo(request)
+
+
+@router.post("/oauth/userinfo", summary="OIDC 用户信息端点（POST）")
+async def userinfo_post(request: Request) -> Response:
+    """The same as GET (OIDC Core §5.3.1 allows both)."""
+    return await _userinfo(request)
+
+
 @router.get("/.well-known/openid-configuration", summary="OIDC 发现文档")
 def discovery(request: Request) -> dict[str, Any]:
     """OpenID Provider metadata (RFC 8414 / OIDC Discovery)."""
@@ -87,13 +131,14 @@ def discovery(request: Request) -> dict[str, Any]:
         "revocation_endpoint": issuer + "/oauth/revoke",
         "introspection_endpoint": issuer + "/oauth/introspect",
         "jwks_uri": issuer + "/.well-known/jwks.json",
+        "userinfo_endpoint": issuer + "/oauth/userinfo",
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "scopes_supported": sorted(subjects.ALL_SCOPES | {"openid"}),
-        "claims_supported": ["iss", "sub", "aud", "iat", "exp", "nonce", "amr"],
+        "scopes_supported": sorted(subjects.ALL_SCOPES | subjects.OIDC_SCOPES),
+        "claims_supported": ["iss", "sub", "aud", "iat", "exp", "nonce", "amr", *userinfo.CLAIMS],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"],
         "ui_locales_supported": ["zh-CN"],

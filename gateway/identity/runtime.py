@@ -21,9 +21,11 @@ import redis
 from fastapi import FastAPI
 
 from hub import pg
+from hub.http.csrf import CsrfProtect
 from hub.identity import core_lookup, keys
 from hub.identity.clock import Clock, system_clock
 from hub.identity.config import IdentityConfig
+from hub.identity.crypto import keyed_hash
 from hub.identity.sessions import SessionPolicy
 from hub.identity.tokens import SigningKeys
 from hub.runtime import Endpoints
@@ -43,6 +45,7 @@ class IdentityRuntime:
     _redis: redis.Redis | None = None
     _keys: SigningKeys | None = None
     _keys_loaded: float = 0.0
+    _csrf: CsrfProtect | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -52,6 +55,24 @@ class IdentityRuntime:
     @property
     def issuer(self) -> str:
         return self.cfg.settings.issuer.rstrip("/")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.cfg.settings.secure_cookies(self.settings.environment)
+
+    @property
+    def csrf(self) -> CsrfProtect:
+        """The CSRF guard of every form (key derived from the code HMAC key, domain-separated)."""
+        if self._csrf is None:
+            key = bytes.fromhex(keyed_hash(self.cfg.hmac_key, "csrf-key", "v1"))
+            self._csrf = CsrfProtect(
+                key,
+                secure=self.secure_cookies,
+                max_age_seconds=self.cfg.settings.csrf_max_age_seconds,
+                clock=lambda: self.clock().timestamp(),
+                trusted_origins=(self.issuer,),
+            )
+        return self._csrf
 
     @property
     def sessions(self) -> SessionPolicy:

@@ -40,7 +40,8 @@ REGISTRY: MappingProxyType[Channel, ChannelPolicy] = MappingProxyType(
         Channel.APP: ChannelPolicy(Channel.APP, "掌上12333", PERSON_SCOPES, MaskingPolicy()),
         # A kiosk screen stands in a public hall: everything masked, names too.
         Channel.KIOSK: ChannelPolicy(Channel.KIOSK, "自助终端", PERSON_SCOPES, FULL_MASK),
-        # The hotline reads answers aloud: no card details, everything masked.
+        # The hotline reads answers aloud: everything masked; of the card only its status and issue date are
+        # spoken (the number stays masked to its last 4 characters).
         Channel.HOTLINE: ChannelPolicy(
             Channel.HOTLINE,
             "12333热线",
@@ -50,6 +51,7 @@ REGISTRY: MappingProxyType[Channel, ChannelPolicy] = MappingProxyType(
                     Scope.CONTRIBUTION_READ,
                     Scope.ACCOUNT_READ,
                     Scope.BENEFIT_READ,
+                    Scope.CARD_READ,
                     Scope.STATEMENT_READ,
                 }
             ),

@@ -5,6 +5,11 @@ of the hub DB and only after its commit (durable: synchronous_commit is left on)
 return, so a response never leaves before its audit record. While one batch commits, new entries
 queue for the next one, which is what lets many concurrent requests share a commit. A failed batch
 fails its callers (503) and leaves the chain head unchanged.
+
+Anchors are signed every ``anchor_every`` records, and also by a timer every ``anchor_interval``
+seconds whenever records were added since the last anchor, so an idle process leaves no unsigned tail
+for longer than that: a tail cut off later is reported by ``hub audit verify``. The timer anchors
+this process's synchronous chain (``hub.audit.sync_writer``, the identity events) the same way.
 """
 
 from __future__ import annotations
@@ -56,14 +61,58 @@ class AuditLog:
         self._anchored_at = time.monotonic()
         self._queue: list[tuple[Entry, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.Task[None] | None = None
         self._registered = False
+        # Chains written elsewhere in this process (head read from the table) and their last anchored seq.
+        self._table_chains: dict[str, int] = {}
 
-    async def start(self) -> None:
-        """Register the chain now if the hub DB allows; otherwise the first batch registers it."""
+    async def start(self, *, also_anchor: tuple[str, ...] | None = None) -> None:
+        """Register the chain now if the hub DB allows (otherwise the first batch registers it) and start
+        the anchor timer; ``also_anchor`` names chains other writers of this process append to (default:
+        this process's synchronous chain)."""
+        if also_anchor is None:
+            from hub.audit import sync_writer  # imported here: sync_writer imports this module
+
+            also_anchor = (sync_writer.CHAIN_ID,)
+        self._table_chains = dict.fromkeys(also_anchor, 0)
         try:
             await self._register()
         except Exception as exc:  # e.g. the hub DB not migrated yet: reads fail closed until it is
             log.warning("audit chain not registered at startup: %s", type(exc).__name__)
+        if self._anchor_interval > 0 and self._timer is None:
+            self._timer = asyncio.create_task(self._anchor_timer(), name=f"audit-anchor-{self.chain_id}")
+
+    async def _anchor_timer(self) -> None:
+        while True:
+            await asyncio.sleep(self._anchor_interval)
+            try:
+                await self.anchor_pending()
+            except Exception as exc:  # the next tick retries; records stay durable meanwhile
+                log.error("timed audit anchor failed: %s", type(exc).__name__)
+
+    async def anchor_pending(self) -> None:
+        """Anchor this chain's head and the other chains' heads where records were added since their
+        last anchor (what the timer does on each tick)."""
+        if self._seq > self._anchored_seq:
+            await self.anchor()
+        for chain_id, anchored in list(self._table_chains.items()):
+            self._table_chains[chain_id] = await self._anchor_table_chain(chain_id, anchored)
+
+    async def _anchor_table_chain(self, chain_id: str, anchored: int) -> int:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "select seq, hash from hub.audit_log where chain_id = %s order by seq desc limit 1", (chain_id,)
+            )
+            row = await cur.fetchone()
+            if row is None or int(row[0]) <= anchored:
+                return anchored
+            seq, head = int(row[0]), bytes(row[1])
+            await conn.execute(
+                "insert into hub.audit_anchor (chain_id, seq, hash, signed_at, key_id, signature) "
+                "values (%s, %s, %s, now(), %s, %s) on conflict do nothing",
+                (chain_id, seq, head, key_id(self._key), sign_anchor(self._key, chain_id, seq, head)),
+            )
+        return seq
 
     async def _register(self) -> None:
         if self._registered:
@@ -144,16 +193,20 @@ class AuditLog:
         async with self.pool.connection() as conn:
             await conn.execute(
                 "insert into hub.audit_anchor (chain_id, seq, hash, signed_at, key_id, signature) "
-                "values (%s, %s, %s, now(), %s, %s)",
+                "values (%s, %s, %s, now(), %s, %s) on conflict do nothing",
                 (self.chain_id, seq, head, key_id(self._key), sign_anchor(self._key, self.chain_id, seq, head)),
             )
         self._anchored_seq, self._anchored_at = seq, time.monotonic()
 
     async def close(self) -> None:
-        """Wait for queued records, then anchor the head."""
+        """Stop the timer, wait for queued records, then anchor every head."""
+        if self._timer is not None:
+            self._timer.cancel()
+            await asyncio.gather(self._timer, return_exceptions=True)
+            self._timer = None
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
         try:
-            await self.anchor()
+            await self.anchor_pending()
         except Exception as exc:  # shutting down: report, do not raise over the original cause
             log.error("final audit anchor failed: %s", type(exc).__name__)

@@ -59,11 +59,20 @@ class AuthSettings(BaseModel):
     session_idle_minutes: int = Field(30, ge=1)
     session_absolute_hours: int = Field(10, ge=1)
     session_cookie: str = "hub_session"
-    cookie_secure: bool = True
+    cookie_secure: bool | None = Field(
+        None, description="mark cookies Secure; unset: Secure everywhere except in development (required in production)"
+    )
+    csrf_max_age_seconds: int = Field(4 * 3600, ge=60, description="how long a form's CSRF token stays valid")
 
     # Test-only bypasses: never on in production.
     test_fixed_captcha: str | None = Field(None, description="TEST ONLY: this answer passes every captcha")
     test_fixed_sms_code: str | None = Field(None, description="TEST ONLY: every SMS code is this value")
+
+    def secure_cookies(self, environment: str) -> bool:
+        """Whether cookies carry the Secure flag (and the CSRF cookie the ``__Host-`` prefix)."""
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return environment != "development"
 
     def check_environment(self, environment: str) -> None:
         """Raise ValueError when ``environment`` is production and a bypass or development secret is set."""
@@ -82,7 +91,7 @@ class AuthSettings(BaseModel):
             problems.append("HUB_AUTH__KEY_ENCRYPTION_KEY (development default)")
         if not self.issuer.startswith("https://"):
             problems.append("HUB_AUTH__ISSUER (must be https)")
-        if not self.cookie_secure:
+        if self.cookie_secure is False:
             problems.append("HUB_AUTH__COOKIE_SECURE")
         if problems:
             raise ValueError("production refuses test-only or development auth settings: " + ", ".join(problems))

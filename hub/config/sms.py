@@ -1,4 +1,9 @@
-"""SMS settings (``HUB_SMS__…``)."""
+"""SMS settings (``HUB_SMS__…``).
+
+The file and console transports write every text in clear (verification codes included) and exist for the
+embedded demo, development and tests; ``check_environment`` refuses them in production, together with an
+SMPP bind without a real password.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
+
+# Bind passwords that are no secret: the empty default and what test SMSCs and examples use.
+WEAK_BIND_PASSWORDS = frozenset({"", "password", "passwd", "secret", "smpp", "test", "changeme", "change-me", "x"})
 
 
 class SmppSettings(BaseModel):
@@ -16,7 +24,7 @@ class SmppSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 2775
     system_id: str = "hub"
-    password: str = ""
+    password: SecretStr = Field(SecretStr(""), description="bind password; required in production")
     system_type: str = ""
     binds: int = Field(1, ge=1, le=32, description="transceiver binds opened in parallel")
     window: int = Field(32, ge=1, le=1024, description="submit_sm without a response, per bind")
@@ -54,6 +62,24 @@ class SmsSettings(BaseModel):
     poll_seconds: float = Field(0.2, gt=0, description="longest idle wait of the worker")
     smpp: SmppSettings = SmppSettings()
     limits: LimitSettings = LimitSettings()
+
+    def check_environment(self, environment: str) -> None:
+        """Raise ValueError when ``environment`` is production and a development-only setting is in use."""
+        if environment != "production":
+            return
+        problems = []
+        if self.transport != "smpp":
+            problems.append(f"HUB_SMS__TRANSPORT={self.transport} (writes texts and codes in clear; smpp only)")
+        if self.file_path is not None:
+            problems.append("HUB_SMS__FILE_PATH (the file transport is for development)")
+        smpp = self.smpp
+        password = smpp.password.get_secret_value()
+        if password.strip().lower() in WEAK_BIND_PASSWORDS or password == smpp.system_id:
+            problems.append("HUB_SMS__SMPP__PASSWORD (empty or a default)")
+        if not smpp.system_id.strip():
+            problems.append("HUB_SMS__SMPP__SYSTEM_ID (empty)")
+        if problems:
+            raise ValueError("production refuses development-only SMS settings: " + ", ".join(problems))
 
     @field_validator("signature")
     @classmethod

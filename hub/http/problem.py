@@ -1,20 +1,31 @@
-"""RFC 9457 ``application/problem+json`` for HubError, request validation and unexpected errors."""
+"""RFC 9457 ``application/problem+json`` for HubError, request validation and unexpected errors.
+
+Server-rendered areas (the login pages now, the portals later) register their path prefix with
+``serve_html_errors``: every error of a request under it, from a missing route to an unexpected
+exception, is rendered as a plain Chinese HTML page with the same status instead, while ``/api``,
+``/graphql`` and ``/oauth`` keep problem+json.
+"""
 
 from __future__ import annotations
 
 import logging
 import traceback
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import orjson
+import psycopg
+from psycopg_pool import PoolClosed, PoolTimeout
 from pydantic import BaseModel, Field
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.errors import (
+    TYPE_BASE,
     HubError,
     InternalError,
     MethodNotAllowed,
@@ -24,6 +35,7 @@ from hub.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from hub.http import html
 from hub.http.request_id import current_request_id, request_id_of
 from hub.redact import redact
 
@@ -48,15 +60,76 @@ def redacted_traceback(exc: BaseException) -> str:
     return redact("".join(traceback.format_exception(exc)))
 
 
+class AccessDenied(HubError):
+    """An HTTP 403 raised by a route or dependency (e.g. a token without the needed scope)."""
+
+    type: ClassVar[str] = TYPE_BASE + "forbidden"
+    title: ClassVar[str] = "无权访问"
+    status: ClassVar[int] = 403
+    default_detail: ClassVar[str] = "您无权执行此操作"
+
+
 def problem_response(error: HubError, request_id: str) -> Response:
     body = {**error.problem(), "request_id": request_id}
     headers = {**error.headers(), "X-Request-ID": request_id}
     return Response(orjson.dumps(body), status_code=error.status, media_type=PROBLEM_JSON, headers=headers)
 
 
+# HTML areas -----------------------------------------------------------------------------------
+ErrorPageRenderer = Callable[[HTTPConnection, int, str, str, str], Response]
+"""``render(conn, status, title, detail, request_id) -> Response`` for an HTML area's error pages."""
+
+_AREAS_KEY = "html_error_areas"
+
+
+@dataclass(frozen=True)
+class HtmlArea:
+    prefix: str
+    render: ErrorPageRenderer
+
+    def covers(self, path: str) -> bool:
+        return path == self.prefix or path.startswith(self.prefix.rstrip("/") + "/")
+
+
+def serve_html_errors(app: Starlette, prefix: str, render: ErrorPageRenderer = html.error_page) -> None:
+    """Render the errors of every request under ``prefix`` as HTML pages (status kept) with ``render``.
+
+    ``/api``, ``/graphql`` and ``/oauth`` stay problem+json whatever is registered. The longest matching
+    prefix wins, so a portal may register ``/unit`` and give ``/unit/print`` another renderer.
+    """
+    if prefix.rstrip("/") in ("", "/api", "/graphql", "/oauth") or not prefix.startswith("/"):
+        raise ValueError(f"not an HTML area prefix: {prefix!r}")
+    areas: list[HtmlArea] = [a for a in getattr(app.state, _AREAS_KEY, []) if a.prefix != prefix]
+    areas.append(HtmlArea(prefix, render))
+    areas.sort(key=lambda a: len(a.prefix), reverse=True)
+    setattr(app.state, _AREAS_KEY, areas)
+
+
+def html_area(conn: HTTPConnection) -> HtmlArea | None:
+    """The HTML area the request's path belongs to, if any."""
+    app = conn.scope.get("app")
+    state = getattr(app, "state", None)
+    path = conn.scope.get("path", "")
+    for area in getattr(state, _AREAS_KEY, None) or ():
+        if isinstance(area, HtmlArea) and area.covers(path):
+            return area
+    return None
+
+
+def error_response(conn: HTTPConnection, error: HubError, request_id: str) -> Response:
+    """problem+json, or the HTML page of the request's area: same status, same headers (Retry-After …)."""
+    area = html_area(conn)
+    if area is None:
+        return problem_response(error, request_id)
+    response = area.render(conn, error.status, error.title, error.detail, request_id)
+    for name, value in {**error.headers(), "X-Request-ID": request_id}.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
 async def _hub_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HubError)
-    return problem_response(exc, request_id_of(request))
+    return error_response(request, exc, request_id_of(request))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -68,13 +141,24 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         error = Unauthenticated()
     elif exc.status_code == 405:
         error = MethodNotAllowed()
+    elif exc.status_code == 403:
+        error = AccessDenied(str(exc.detail) if exc.detail else None)
     elif exc.status_code == 429:
         error = RateLimited(float((exc.headers or {}).get("Retry-After", 1)))
     elif exc.status_code >= 500:
         error = ServiceUnavailable(str(exc.detail) if exc.status_code == 503 else None)
     else:
         error = ValidationFailed(str(exc.detail))
-    response = problem_response(error, request_id_of(request))
+    rid = request_id_of(request)
+    area = html_area(request)
+    if area is not None:
+        # The page keeps the exact status; Starlette's default details are English phrases.
+        detail = error.default_detail if error.detail.isascii() else error.detail
+        response = area.render(request, exc.status_code, error.title, detail, rid)
+        for name, value in {**error.headers(), "X-Request-ID": rid}.items():
+            response.headers.setdefault(name, value)
+    else:
+        response = problem_response(error, rid)
     for name, value in (exc.headers or {}).items():
         response.headers.setdefault(name, value)
     return response
@@ -86,13 +170,26 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     if callable(raw):
         # Only where and why, never the submitted value (it may be an ID number).
         errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in raw()]
+    if html_area(request) is not None:
+        return error_response(request, ValidationFailed("提交的内容不完整或格式不正确"), request_id_of(request))
     return problem_response(ValidationFailed(errors=errors), request_id_of(request))
+
+
+def unavailable(exc: BaseException) -> ServiceUnavailable | None:
+    """A database that is down or saturated is not a bug: 503 with Retry-After, logged without a traceback."""
+    if isinstance(exc, psycopg.OperationalError | PoolTimeout | PoolClosed):
+        return ServiceUnavailable("服务暂时繁忙或正在维护，请稍后再试", retry_after=5)
+    return None
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     rid = request_id_of(request)
+    busy = unavailable(exc)
+    if busy is not None:
+        log.warning("request %s: database unavailable (%s)", rid, type(exc).__name__)
+        return error_response(request, busy, rid)
     log.error("unexpected %s in request %s\n%s", type(exc).__name__, rid, redacted_traceback(exc))
-    return problem_response(InternalError(), rid)
+    return error_response(request, InternalError(), rid)
 
 
 def install(app: Starlette, *, validation_error: type[Exception] | None = None) -> None:
@@ -130,7 +227,11 @@ class UnexpectedErrorMiddleware:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
             rid = str(scope.get("state", {}).get("request_id") or current_request_id.get())
-            log.error("unexpected %s in request %s\n%s", type(exc).__name__, rid, redacted_traceback(exc))
+            busy = unavailable(exc)
+            if busy is not None:
+                log.warning("request %s: database unavailable (%s)", rid, type(exc).__name__)
+            else:
+                log.error("unexpected %s in request %s\n%s", type(exc).__name__, rid, redacted_traceback(exc))
             if started:
                 return  # too late for a problem response; the client sees a cut-off body
-            await problem_response(InternalError(), rid)(scope, receive, send)
+            await error_response(HTTPConnection(scope), busy or InternalError(), rid)(scope, receive, send)

@@ -33,7 +33,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 _SEND_SCRIPT = """
 local now = tonumber(ARGV[1])
 local last = tonumber(redis.call('GET', KEYS[1]) or '-1')
-if last >= 0 and now - last < tonumber(ARGV[2]) then
+if tonumber(ARGV[2]) > 0 and last >= 0 and now - last < tonumber(ARGV[2]) then
   return {1, math.ceil(tonumber(ARGV[2]) - (now - last))}
 end
 if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[3]) then return {2, 0} end

@@ -170,3 +170,29 @@ def revoke_jti(conn: psycopg.Connection[Any], jti: str, expires_at: datetime) ->
 
 def jti_revoked(conn: psycopg.Connection[Any], jti: str) -> bool:
     return conn.execute("select 1 from hub.oauth_revoked_jti where jti = %s", (jti,)).fetchone() is not None
+
+
+def mark_code_replayed(
+    conn: psycopg.Connection[Any], key: str, code: str, now: datetime
+) -> tuple[str, str | None] | None:
+    """A code presented again after it was redeemed: flag it; (account id, grant id or None) or None.
+
+    None when no redeemed code has this value (an unknown or merely expired code is not a replay).
+    The grant id is None when the first redemption has not created its grant yet (a race): then
+    ``link_code_grant`` sees the flag and the new grant is revoked at once. Never commits.
+    """
+    row = conn.execute(
+        "update hub.oauth_code set replayed_at = coalesce(replayed_at, %s) where code_hash = %s "
+        "and used_at is not null returning account_id, grant_id",
+        (now, _hash(key, "code", code)),
+    ).fetchone()
+    return (str(row[0]), row[1]) if row else None
+
+
+def link_code_grant(conn: psycopg.Connection[Any], key: str, code: str, grant_id: str) -> bool:
+    """Record the grant a code was redeemed into; True when the code has meanwhile been replayed. Never commits."""
+    row = conn.execute(
+        "update hub.oauth_code set grant_id = %s where code_hash = %s returning replayed_at is not null",
+        (grant_id, _hash(key, "code", code)),
+    ).fetchone()
+    return bool(row and row[0])

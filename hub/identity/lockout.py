@@ -17,6 +17,8 @@ import psycopg
 from hub.config.auth import AuthSettings
 
 GLOBAL = "*"
+# The query PIN (查询密码) keeps counts of its own under the same rules: sources "pin:…", this global row.
+PIN_GLOBAL = "pin:*"
 
 
 @dataclass(frozen=True)
@@ -31,29 +33,43 @@ class LockoutPolicy:
 
 
 def is_locked(
-    conn: psycopg.Connection[Any], policy: LockoutPolicy, account_id: str, source: str, now: datetime
+    conn: psycopg.Connection[Any],
+    policy: LockoutPolicy,
+    account_id: str,
+    source: str,
+    now: datetime,
+    *,
+    global_source: str = GLOBAL,
 ) -> bool:
     rows = conn.execute(
         "select source, failures, locked_until from hub.login_failure where account_id = %s and source in (%s, %s)",
-        (account_id, source, GLOBAL),
+        (account_id, source, global_source),
     ).fetchall()
     for src, failures, locked_until in rows:
-        if src == GLOBAL and failures >= policy.global_failures:
+        if src == global_source and failures >= policy.global_failures:
             return True
-        if src != GLOBAL and locked_until is not None and locked_until > now:
+        if src != global_source and locked_until is not None and locked_until > now:
             return True
     return False
 
 
-def is_globally_locked(conn: psycopg.Connection[Any], policy: LockoutPolicy, account_id: str) -> bool:
+def is_globally_locked(
+    conn: psycopg.Connection[Any], policy: LockoutPolicy, account_id: str, *, global_source: str = GLOBAL
+) -> bool:
     row = conn.execute(
-        "select failures from hub.login_failure where account_id = %s and source = %s", (account_id, GLOBAL)
+        "select failures from hub.login_failure where account_id = %s and source = %s", (account_id, global_source)
     ).fetchone()
     return row is not None and row[0] >= policy.global_failures
 
 
 def record_failure(
-    conn: psycopg.Connection[Any], policy: LockoutPolicy, account_id: str, source: str, now: datetime
+    conn: psycopg.Connection[Any],
+    policy: LockoutPolicy,
+    account_id: str,
+    source: str,
+    now: datetime,
+    *,
+    global_source: str = GLOBAL,
 ) -> bool:
     """Count one failure; True exactly when this failure locked the account everywhere. Never commits."""
     row = conn.execute(
@@ -76,17 +92,23 @@ def record_failure(
         "insert into hub.login_failure (account_id, source, failures, updated_at) values (%s, %s, 1, %s) "
         "on conflict (account_id, source) do update set failures = hub.login_failure.failures + 1, "
         "updated_at = excluded.updated_at returning failures",
-        (account_id, GLOBAL, now),
+        (account_id, global_source, now),
     ).fetchone()
     assert total is not None
     return int(total[0]) == policy.global_failures
 
 
-def record_success(conn: psycopg.Connection[Any], account_id: str, source: str) -> None:
+def record_success(conn: psycopg.Connection[Any], account_id: str, source: str, *, global_source: str = GLOBAL) -> None:
     """A successful login clears this source's count and the global count. Never commits."""
     conn.execute(
-        "delete from hub.login_failure where account_id = %s and source in (%s, %s)", (account_id, source, GLOBAL)
+        "delete from hub.login_failure where account_id = %s and source in (%s, %s)",
+        (account_id, source, global_source),
     )
+
+
+def clear_pin(conn: psycopg.Connection[Any], account_id: str) -> None:
+    """Clear every query-PIN count and lock of the account (a new PIN was set after a full login)."""
+    conn.execute("delete from hub.login_failure where account_id = %s and source like 'pin:%%'", (account_id,))
 
 
 def unlock(conn: psycopg.Connection[Any], account_id: str) -> None:

@@ -15,6 +15,9 @@ PERSON_SCOPES = frozenset(s.value for s in scopes_mod.PERSON_SCOPES)
 UNIT_SCOPES = frozenset({Scope.UNIT_READ.value})
 AUDIT_SCOPE = Scope.AUDIT_READ.value
 ALL_SCOPES = frozenset(s.value for s in Scope)
+# OpenID Connect scopes: what the ID token and the userinfo endpoint may say about the user, not data access.
+OPENID = "openid"
+OIDC_SCOPES = frozenset({OPENID, "profile", "phone"})
 
 
 def account_scopes(account: Account) -> frozenset[str]:
@@ -45,7 +48,7 @@ def for_account(
         account_id=account.id,
         client_id=client_id,
         channel=channel,
-        scopes=frozenset(scopes) & account_scopes(account),
+        scopes=frozenset(scopes) & (account_scopes(account) | OIDC_SCOPES),
         person_id=account.person_id,
         unit_id=account.unit_id,
         unit_admin=account.unit_admin,

@@ -79,7 +79,19 @@ TEMPLATES: dict[str, Template] = {
             "如有异议，请携身份证件到参保地经办机构申请核查，或致电12333。",
             masked={"name": "name"},
         ),
+        Template(
+            "benefit_paid",
+            "您${month}的养老待遇${amount}元已于${paid_on}发放至您的社会保障卡银行账户，请注意查收。",
+        ),
+        Template(
+            "card_status",
+            "您的社会保障卡状态已变更为：${status}。如非本人操作，请立即致电12333或到经办机构办理挂失。",
+        ),
         Template("staff_notice", "${content}"),
+        Template(
+            "wage_declaration_reminder",
+            "您单位${year}年度缴费工资申报将于${deadline}截止，目前尚未提交，请及时登录单位网上服务平台办理。",
+        ),
     )
 }
 

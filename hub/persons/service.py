@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from hub.access import rules
+from hub.access import cache, rules
 from hub.access.context import ReadContext
 from hub.access.scopes import Scope
 from hub.errors import NotFound, ValidationFailed
@@ -43,6 +43,12 @@ async def _grant(ctx: ReadContext, scope: Scope, action: str, person_id: int) ->
     return grant
 
 
+async def _overviews(ctx: ReadContext, person_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    # Only rows the caller was granted go through the cache; the ownership query is never cached, so a
+    # refused and a missing person still take the same path and time.
+    return await cache.many(ctx, "person", "overview", person_ids, lambda ids: repo.overview_many(ctx.conn, ids))
+
+
 async def _done(ctx: ReadContext, action: str, person_id: int) -> None:
     await ctx.audit.record(ctx.caller, action, "person", str(person_id), "ok")
 
@@ -57,7 +63,7 @@ def _overview(ctx: ReadContext, row: dict[str, Any]) -> PersonOverviewRead:
 async def get_overview(ctx: ReadContext, person_id: int) -> Read[PersonOverviewRead]:
     """参保人基本信息. Scope ``person:read``. Raises NotFound."""
     await _grant(ctx, Scope.PERSON_READ, "person.overview", person_id)
-    row = (await repo.overview_many(ctx.conn, [person_id]))[person_id]
+    row = (await _overviews(ctx, [person_id]))[person_id]
     await _done(ctx, "person.overview", person_id)
     return Read(as_of=ctx.as_of, data=_overview(ctx, row))
 
@@ -70,7 +76,7 @@ async def get_overviews(ctx: ReadContext, person_ids: Sequence[int]) -> dict[int
     wanted = list(dict.fromkeys(person_ids))
     facts = await repo.facts_many(ctx.conn, wanted)
     allowed = [p for p in wanted if rules.person_grant(ctx.subject, Scope.PERSON_READ, facts.get(p)) is not None]
-    rows = await repo.overview_many(ctx.conn, allowed) if allowed else {}
+    rows = await _overviews(ctx, allowed) if allowed else {}
     for p in wanted:
         await ctx.audit.record(ctx.caller, "person.overview", "person", str(p), "ok" if p in rows else "not_found")
     return {p: _overview(ctx, r) for p, r in rows.items()}
@@ -98,8 +104,10 @@ async def list_contributions(
     """缴费明细, newest first, keyset-paged. Scope ``contribution:read``; a unit operator sees their unit's rows."""
     n = paging.clamp(limit)
     after = paging.decode(cursor, 2)
-    if year is not None and not 1990 <= year <= 2100:
-        raise ValidationFailed("年度不正确")
+    paging.year(year)
+    paging.insurance(insurance)
+    if after is not None and not 0 <= after[0] <= 999_912:  # a period YYYYMM
+        raise ValidationFailed("分页游标无效")
     grant = await _grant(ctx, Scope.CONTRIBUTION_READ, "person.contributions", person_id)
     rows = await repo.contributions(
         ctx.conn,
@@ -143,6 +151,7 @@ async def get_benefit(ctx: ReadContext, person_id: int) -> Read[BenefitRead | No
 
 async def list_payments(ctx: ReadContext, person_id: int, year: int | None = None) -> Read[list[BenefitPaymentRead]]:
     """待遇发放记录 by month, optionally of one year. Scope ``benefit:read``."""
+    paging.year(year)
     await _grant(ctx, Scope.BENEFIT_READ, "person.payments", person_id)
     rows = await repo.payments(ctx.conn, person_id, year)
     await _done(ctx, "person.payments", person_id)
@@ -162,6 +171,7 @@ async def get_rights_statement(
     ctx: ReadContext, person_id: int, year: int | None = None
 ) -> Read[list[StatementLineRead]]:
     """个人权益记录: yearly sums per 险种. Scope ``statement:read``."""
+    paging.year(year)
     await _grant(ctx, Scope.STATEMENT_READ, "person.statement", person_id)
     rows = await repo.rights_statement(ctx.conn, person_id, year)
     await _done(ctx, "person.statement", person_id)

@@ -5,7 +5,10 @@ A refused and a missing unit raise the same ``NotFound`` on the same path; one a
 
 from __future__ import annotations
 
-from hub.access import rules
+from collections.abc import Sequence
+from typing import Any
+
+from hub.access import cache, rules
 from hub.access.context import ReadContext
 from hub.errors import NotFound
 from hub.persons import paging
@@ -21,6 +24,11 @@ async def _check(ctx: ReadContext, action: str, unit_id: int) -> None:
         raise NotFound()
 
 
+async def _overviews(ctx: ReadContext, unit_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    # After the access check only: the ownership query stays uncached (refused and missing look alike).
+    return await cache.many(ctx, "unit", "overview", unit_ids, lambda ids: repo.overview_many(ctx.conn, ids))
+
+
 async def _done(ctx: ReadContext, action: str, unit_id: int) -> None:
     await ctx.audit.record(ctx.caller, action, "unit", str(unit_id), "ok")
 
@@ -28,7 +36,7 @@ async def _done(ctx: ReadContext, action: str, unit_id: int) -> None:
 async def get_overview(ctx: ReadContext, unit_id: int) -> Read[UnitOverviewRead]:
     """单位基本信息; contact and bank account masked per channel. Raises NotFound."""
     await _check(ctx, "unit.overview", unit_id)
-    row = (await repo.overview_many(ctx.conn, [unit_id]))[unit_id]
+    row = (await _overviews(ctx, [unit_id]))[unit_id]
     await _done(ctx, "unit.overview", unit_id)
     m = ctx.mask
     data = UnitOverviewRead.model_validate(
@@ -65,6 +73,8 @@ async def list_month_totals(
     ctx: ReadContext, unit_id: int, *, year: int | None = None, insurance: str | None = None
 ) -> Read[list[UnitMonthTotalRead]]:
     """单位月度缴费汇总 per 险种, newest first; optionally one year or one 险种."""
+    paging.year(year)
+    paging.insurance(insurance)
     await _check(ctx, "unit.month_totals", unit_id)
     rows = await repo.month_totals(ctx.conn, unit_id, year, insurance)
     await _done(ctx, "unit.month_totals", unit_id)

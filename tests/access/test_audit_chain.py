@@ -156,3 +156,73 @@ def test_reads_fail_closed_when_the_audit_log_cannot_be_written(province: object
         assert r.status_code == 503, r.text
         assert r.headers["content-type"] == "application/problem+json"
         assert "id_number" not in r.text
+
+
+def _anchored(dbs: Databases, chain_id: str) -> int:
+    with pg.connect(dbs.hub_url) as conn:
+        row = conn.execute("select max(seq) from hub.audit_anchor where chain_id = %s", (chain_id,)).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def test_an_idle_process_anchors_its_tail_on_a_timer(dbs: Databases) -> None:
+    """No batch threshold reached and no shutdown: the timer still signs the tail, so a cut is detected."""
+    from hub.audit import sync_writer
+
+    other_chain = "test-sync-chain"
+
+    async def scenario() -> tuple[str, int, int]:
+        pools = await Pools.open(dbs.hub_url, dbs.query_url, size=2)
+        try:
+            log = AuditLog(pools.hub, anchor_key=KEY, anchor_every=1000, anchor_interval=0.05)
+            await log.start(also_anchor=(other_chain,))
+            for i in range(5):
+                await log.append(_entry(i))
+            # A synchronous writer of this process (identity events) appends to its own chain meanwhile.
+            with pg.connect(dbs.hub_url) as conn:
+                for i in range(3):
+                    sync_writer.append(conn, _entry(100 + i), chain_id=other_chain)
+                conn.commit()
+            # Idle now. Wait (bounded) until the timer has signed both heads; the process keeps running.
+            deadline = asyncio.get_running_loop().time() + 10
+            while asyncio.get_running_loop().time() < deadline:
+                if _anchored(dbs, log.chain_id) == 5 and _anchored(dbs, other_chain) == 3:
+                    break
+                await asyncio.sleep(0.05)
+            seen = (_anchored(dbs, log.chain_id), _anchored(dbs, other_chain))
+            # Crash-like end: the tasks die without close(), so no shutdown anchor is written.
+            assert log._timer is not None
+            log._timer.cancel()
+            return log.chain_id, *seen
+        finally:
+            await pools.close()
+
+    chain, own, other = asyncio.run(scenario())
+    assert (own, other) == (5, 3)
+    assert _findings(dbs) == set()
+    _tamper(dbs, f"delete from hub.audit_log where chain_id = '{chain}' and seq > 3")
+    _tamper(dbs, f"delete from hub.audit_log where chain_id = '{other_chain}' and seq = 3")
+    with pg.connect(dbs.hub_url) as conn:
+        _, found = verify(conn, KEY)
+    assert {(f.chain_id, f.kind) for f in found} == {(chain, "truncated"), (other_chain, "truncated")}
+    # The newest anchor of each chain reports the cut (an earlier batch anchor above seq 3 may as well).
+    assert max(f.seq for f in found if f.chain_id == chain) == 5
+    assert {f.seq for f in found if f.chain_id == other_chain} == {3}
+
+
+def test_the_timer_writes_nothing_while_nothing_happens(dbs: Databases) -> None:
+    async def scenario() -> int:
+        pools = await Pools.open(dbs.hub_url, dbs.query_url, size=2)
+        try:
+            log = AuditLog(pools.hub, anchor_key=KEY, anchor_interval=0.02)
+            await log.start(also_anchor=("nobody-writes-here",))
+            await log.append(_entry(1))
+            for _ in range(20):  # many ticks, one record: exactly one anchor
+                await asyncio.sleep(0.02)
+            await log.close()
+            with pg.connect(dbs.hub_url) as conn:
+                row = conn.execute("select count(*) from hub.audit_anchor").fetchone()
+            return int(row[0]) if row else -1
+        finally:
+            await pools.close()
+
+    assert asyncio.run(scenario()) == 1

@@ -29,6 +29,8 @@ PRODUCTION_AUTH = {
     "audit_anchor_key": "test-audit-anchor-" + "z" * 32,
 }
 
+PRODUCTION_CERTIFICATES = {"mac_key": "test-cert-mac-" + "v" * 32, "verify_base_url": "https://hub.test/verify"}
+
 GENEROUS = {
     "read": {"subject": Limit(10_000, 10_000)},
     "graphql": {"subject": Limit(10_000, 10_000)},
@@ -60,6 +62,13 @@ def province(servers: Servers) -> Iterator[Province]:
     seed.seed(core, persons=60, years=2)
     migrations.upgrade("query", query)
     backfill(core, query)
+    yield load_province(core, query, hub, servers.redis_url)
+    for url in (core, query, hub):
+        pg.drop_database(url)
+
+
+def load_province(core: str, query: str, hub: str, redis_url: str) -> Province:
+    """The units and persons of a seeded, backfilled store."""
     with pg.connect(query) as conn:
         units = [
             {"unit_id": u, "region_code": r, "persons": list(ps)}
@@ -73,9 +82,7 @@ def province(servers: Servers) -> Iterator[Province]:
         ]
         cur = conn.cursor(row_factory=psycopg.rows.dict_row)
         persons = {r["person_id"]: r for r in cur.execute("select * from person_overview").fetchall()}
-    yield Province(core, query, hub, servers.redis_url, units, persons)
-    for url in (core, query, hub):
-        pg.drop_database(url)
+    return Province(core, query, hub, redis_url, units, persons)
 
 
 @dataclass
@@ -115,6 +122,7 @@ def make_api(
     rate_limits: Any = None,
     consistency_timeout: float = 2.0,
     own_keys: bool = False,
+    **settings_extra: Any,
 ) -> Iterator[Api]:
     """An app over these databases. Tokens are signed with the identity area's live keys (its own
     ``current_subject`` checks them), or with ``own_keys`` by a key set handed to the app directly."""
@@ -126,6 +134,9 @@ def make_api(
         redis_url=redis_url,
         sync=SyncSettings(embedded=False),
         auth=PRODUCTION_AUTH if environment == "production" else {},  # type: ignore[arg-type]
+        crypto={"kek": "test-data-kek-" + "w" * 32} if environment == "production" else {},  # type: ignore[arg-type]
+        certificates=PRODUCTION_CERTIFICATES if environment == "production" else {},  # type: ignore[arg-type]
+        **settings_extra,
     )
     app = create_app(settings, Endpoints(core_url, hub_url, query_url, redis_url))
     app.state.rate_limits = GENEROUS if rate_limits is None else rate_limits

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -60,6 +61,19 @@ def test_unexpected_errors_are_masked(
     assert not any(r.exc_info for r in caplog.records)
 
 
+def _all_routes(routes: Any) -> list[tuple[str, set[str]]]:
+    """(path, methods) of every route, including those of routers added with include_router (FastAPI keeps
+    them behind an included-router object whose ``effective_candidates`` lists the real routes)."""
+    found: list[tuple[str, set[str]]] = []
+    for route in routes:
+        candidates = getattr(route, "effective_candidates", None)
+        if candidates is not None:
+            found.extend(_all_routes(candidates() if callable(candidates) else candidates))
+        elif getattr(route, "path", None):
+            found.append((route.path, set(getattr(route, "methods", None) or {"GET"})))
+    return found
+
+
 def test_every_route_is_authenticated_or_public(api: Api) -> None:
     """Call every documented operation and every other route without a token: 401 unless listed public."""
     app = api.client.app
@@ -70,11 +84,12 @@ def test_every_route_is_authenticated_or_public(api: Api) -> None:
             calls.append((method.upper(), re.sub(r"\{[^}]+\}", "1", path)))
     calls.append(("POST", "/graphql"))
     calls.append(("GET", "/graphql"))
-    for route in getattr(app, "routes", []):
-        path = getattr(route, "path", None)
-        if path and "{" not in path:
-            calls.extend((m, path) for m in sorted(getattr(route, "methods", None) or {"GET"}) if m != "HEAD")
+    for path, methods in _all_routes(getattr(app, "routes", [])):
+        if "{" not in path:
+            calls.extend((m, path) for m in sorted(methods) if m != "HEAD")
     assert len(calls) > 12
+    assert ("GET", "/portal/unit") in calls  # routes of included routers are walked too
+    open_routes = []
     for method, path in calls:
         if path in PUBLIC_PATHS:
             continue
@@ -82,9 +97,11 @@ def test_every_route_is_authenticated_or_public(api: Api) -> None:
             method, path, json={"query": "{ asOf }"} if method == "POST" else None, follow_redirects=False
         )
         to_login = r.status_code in (302, 303) and r.headers["location"].startswith("/auth/login")
-        assert r.status_code in (401, 405) or to_login, (method, path, r.status_code)
+        if not (r.status_code in (401, 405) or to_login):
+            open_routes.append((method, path, r.status_code))
         if r.status_code == 401:
             assert r.headers["content-type"] == "application/problem+json"
+    assert open_routes == []
 
 
 def test_openapi_documents_problem_responses(api: Api) -> None:

@@ -58,3 +58,25 @@ def test_healthz_shows_position_lag_and_a_fault(dbs: Databases) -> None:
         assert body["sync"]["pending_changes"] == 1
         metrics = client.get("/metrics").text
         assert "hub_sync_fault 1.0" in metrics
+
+
+def test_readyz_reports_each_dependency(dbs: Databases) -> None:
+    settings = Settings(
+        core_db_url=dbs.core_url, hub_db_url=dbs.hub_url, query_db_url=dbs.query_url, sync=SyncSettings(embedded=False)
+    )
+    # Redis on a port nothing listens on: the process is still ready (reads degrade to a local limiter).
+    endpoints = Endpoints(dbs.core_url, dbs.hub_url, dbs.query_url, "redis://127.0.0.1:1/0")
+    with TestClient(create_app(settings, endpoints)) as client:
+        reply = client.get("/readyz")
+        assert reply.status_code == 200
+        body = reply.json()
+        assert body["status"] == "ready"
+        assert body["checks"]["hub_db"] == "ok"
+        assert body["checks"]["query_store"] == "ok"
+        assert body["checks"]["redis"] != "ok"
+        # The query store goes away (its pool closed): the process reports itself not ready.
+        pool = client.app.state.pools.query  # type: ignore[attr-defined]
+        client.portal.call(pool.close)  # type: ignore[union-attr]
+        reply = client.get("/readyz")
+        assert reply.status_code == 503
+        assert reply.json()["checks"]["query_store"] != "ok"

@@ -27,6 +27,21 @@ KIOSK_SECRET = "kiosk-secret-for-tests"
 STAFF_PHONE = "13800000021"
 
 
+class BrowserClient(TestClient):
+    """A test client that, like a browser showing the form first, sends the page's CSRF token with every
+    form it posts to the login pages (unless the test gives a ``csrf_token`` of its own)."""
+
+    def csrf_token(self) -> str:
+        page = TestClient.get(self, "/auth/login")
+        return hidden(page.text, "csrf_token")
+
+    def post(self, url: Any, *args: Any, **kwargs: Any) -> Any:
+        data = kwargs.get("data")
+        if str(url).startswith("/auth/") and (data is None or "csrf_token" not in data):
+            kwargs["data"] = {**(data or {}), "csrf_token": self.csrf_token()}
+        return super().post(url, *args, **kwargs)
+
+
 def make_app(dbs: Databases, clock: MovableClock | None = None, **auth: Any) -> tuple[Any, MovableClock]:
     settings = Settings(
         environment="test",
@@ -53,7 +68,7 @@ def seed_clients_and_staff(dbs: Databases, rt: IdentityRuntime) -> str:
             name="掌上12333",
             channel=Channel.APP,
             grant_types=[clients.AUTHORIZATION_CODE, clients.REFRESH_TOKEN],
-            scopes=sorted(subjects.ALL_SCOPES | {"openid"}),
+            scopes=sorted(subjects.ALL_SCOPES | subjects.OIDC_SCOPES),
             redirect_uris=[APP_REDIRECT],
             public=True,
             now=T0,

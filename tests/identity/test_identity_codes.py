@@ -145,3 +145,11 @@ def test_sending_fails_closed_when_redis_is_down(dbs: Databases) -> None:
         assert err.value.title == "短信服务暂时不可用，请稍后再试"
         hub.rollback()
         assert sent_messages(hub) == []
+
+
+def test_no_cooldown_means_none_even_for_requests_seen_out_of_order(dbs: Databases) -> None:
+    # Two requests for one number at once: the one stamped earlier reaches Redis second. With a
+    # cooldown of 0 s (a configuration some deployments use behind their own limits) neither is refused.
+    policy = config(code_resend_seconds=0).codes
+    _send(dbs, policy, at=10)
+    _send(dbs, policy, at=9)

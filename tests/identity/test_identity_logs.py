@@ -6,12 +6,11 @@ import logging
 import traceback
 
 import pytest
-from fastapi.testclient import TestClient
 
 from hub import pg
 from tests.conftest import Databases
 from tests.identity.idkit import build_core, sent_messages
-from tests.identity.oauthkit import hidden, login_staff, make_app, seed_clients_and_staff
+from tests.identity.oauthkit import BrowserClient, hidden, login_staff, make_app, seed_clients_and_staff
 
 
 def test_identity_flows_log_no_personal_numbers_or_codes(dbs: Databases, caplog: pytest.LogCaptureFixture) -> None:
@@ -19,7 +18,7 @@ def test_identity_flows_log_no_personal_numbers_or_codes(dbs: Databases, caplog:
     core_rows = build_core(dbs.core_url)
     zhang = core_rows.persons["zhang"]
     app, clock = make_app(dbs, lockout_global_failures=6)
-    with TestClient(app) as client:
+    with BrowserClient(app) as client:
         seed_clients_and_staff(dbs, app.state.identity)
         step1 = client.post(
             "/auth/register", data={"document_type": "01", "document_number": zhang.id_number, "name": zhang.name}

@@ -18,6 +18,7 @@ from tests.conftest import Databases
 from tests.identity.oauthkit import (
     APP_REDIRECT,
     KIOSK_SECRET,
+    BrowserClient,
     authorize,
     code_from,
     exchange,
@@ -50,7 +51,7 @@ def env(dbs: Databases) -> Iterator[tuple[TestClient, Any, str]]:
     def unit(subject: Annotated[Subject, Depends(require_scopes("unit:read"))]) -> dict[str, str]:
         return {"account": subject.account_id}
 
-    with TestClient(app) as client:
+    with BrowserClient(app) as client:
         reviewer = seed_clients_and_staff(dbs, app.state.identity)
         yield client, clock, reviewer
 

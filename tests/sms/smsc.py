@@ -57,6 +57,7 @@ class Smsc:
     duplicate_receipts: bool = False
     receipt_delay: float = 0.0
     receipt_filter: Any = None  # Submit -> bool: which accepted submits get a receipt
+    receipt_senders: int = 128  # deliver_sm receipts in flight at once (the SMSC's own window towards the client)
     submits: list[Submit] = field(default_factory=list)
     rejected: int = 0
     binds: int = 0
@@ -134,7 +135,7 @@ class Smsc:
         self.port = int(self._proxy.sockets[0].getsockname()[1])
         # several senders: a window of deliver_sm in flight, as a real SMSC keeps
         self._tasks = [asyncio.ensure_future(self._serve())]
-        self._tasks += [asyncio.ensure_future(self._deliver_receipts()) for _ in range(128)]
+        self._tasks += [asyncio.ensure_future(self._deliver_receipts()) for _ in range(self.receipt_senders)]
 
     async def _stop(self) -> None:
         await self._cut()

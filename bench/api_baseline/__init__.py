@@ -1,0 +1,1 @@
+"""Baselines of the API benchmark (bench/api_bench.py): a bare FastAPI endpoint and PostGraphile 4."""

@@ -1,0 +1,1 @@
+"""The 12333 hotline (IVR and agent desk)."""

@@ -1,0 +1,312 @@
+"""The command outbox: approved declarations sent to the core's command API, results recorded.
+
+An approval writes the command (with a fresh command id) in the approving transaction. The worker
+claims due commands with a lease (``for update skip locked``), marks their declarations ``sent``, posts
+each to the core and records the answer: ``applied`` (with the core position of the change and a 办结
+notice queued for the unit contact in the same transaction) or ``failed`` with the core's reason. A
+transport failure or a 5xx is retried with doubling delays (never given up: the core may have applied
+it, and only its answer may end the command). A worker killed after the core applied a command but
+before it recorded the answer leaves the command ``sending``; once the lease has passed another worker
+sends it again, and the core, idempotent by command id, answers the recorded outcome without applying
+it again. Recording is guarded by the ``sending`` state, so two workers that both got the answer
+record it once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from hub import pg
+from hub.declarations import records
+from hub.declarations.config import DeclarationSettings
+from hub.declarations.service import SYSTEM, transition
+from hub.declarations.states import Action, Status
+from hub.messaging import outbox as sms
+
+log = logging.getLogger(__name__)
+
+
+class TransportError(Exception):
+    """No usable answer (connection refused, timeout, 5xx): retry later."""
+
+
+class Refused(Exception):
+    """The command API refused the request itself (4xx): retrying the same request cannot help."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: str  # applied | failed
+    reason: str | None
+    result: dict[str, Any]
+    position: str | None
+    replayed: bool
+
+
+class CoreClient:
+    """POSTs commands to ``{base_url}/esb/commands`` (JSON over HTTP; stdlib only)."""
+
+    def __init__(self, base_url: str, timeout: float, token: str = "") -> None:
+        self.url = base_url.rstrip("/") + "/esb/commands"
+        self.timeout = timeout
+        self.headers = {"Content-Type": "application/json; charset=utf-8"}
+        if token:
+            self.headers["X-ESB-Token"] = token
+
+    def send(self, command: dict[str, Any]) -> Reply:
+        body = json.dumps(command, ensure_ascii=False).encode()
+        request = urllib.request.Request(  # noqa: S310 (the configured core API URL, http or https)
+            self.url, data=body, method="POST", headers=self.headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as resp:  # noqa: S310
+                data = json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code >= 500 or exc.code in (408, 429):
+                raise TransportError(f"HTTP {exc.code}") from None
+            raise Refused(f"HTTP {exc.code}") from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError, json.JSONDecodeError) as exc:
+            raise TransportError(type(exc).__name__) from None
+        if data.get("status") not in ("applied", "failed"):
+            raise TransportError("unexpected answer")
+        return Reply(
+            data["status"],
+            data.get("reason"),
+            data.get("result") or {},
+            data.get("position"),
+            bool(data.get("replayed")),
+        )
+
+
+def backoff(settings: DeclarationSettings, attempts: int) -> float:
+    """Seconds before the next try after ``attempts`` failed ones: doubling from the minimum, capped, with
+    up to 25 % jitter downwards so that commands failed together do not retry together."""
+    exponent = min(max(attempts - 1, 0), 30)
+    delay: float = min(settings.backoff_max_seconds, settings.backoff_min_seconds * float(2**exponent))
+    return delay * random.uniform(0.75, 1.0)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    command_id: uuid.UUID
+    declaration_id: int
+    type: str
+    unit_id: int
+    business_date: date
+    payload: dict[str, Any]
+    attempts: int
+    reference: str
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "command_id": str(self.command_id),
+            "type": self.type,
+            "unit_id": self.unit_id,
+            "business_date": self.business_date.isoformat(),
+            "payload": self.payload,
+            "reference": self.reference,
+        }
+
+
+CLAIM = """
+with due as (
+    select command_id from hub.declaration_command
+    where (status = 'pending' and next_attempt_at <= now()) or (status = 'sending' and lease_until < now())
+    order by next_attempt_at limit %(n)s for update skip locked
+)
+update hub.declaration_command c set status = 'sending', attempts = c.attempts + 1,
+    lease_until = now() + make_interval(secs => %(lease)s)
+from due, hub.declaration d
+where c.command_id = due.command_id and d.id = c.declaration_id
+returning c.command_id, c.declaration_id, c.type, c.unit_id, c.business_date, c.payload, c.attempts, d.reference
+"""
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        hub_url: str,
+        query_url: str,
+        settings: DeclarationSettings,
+        *,
+        client: CoreClient | None = None,
+    ) -> None:
+        self.hub_url = hub_url
+        self.query_url = query_url
+        self.settings = settings
+        self.client = client or CoreClient(
+            settings.core_api_url, settings.request_timeout_seconds, settings.core_api_token
+        )
+        self._hub: psycopg.Connection[Any] | None = None
+        self._query: psycopg.Connection[Any] | None = None
+
+    @property
+    def hub(self) -> psycopg.Connection[Any]:
+        if self._hub is None or self._hub.closed:
+            self._hub = pg.connect(self.hub_url, application_name="hub-declarations")
+        return self._hub
+
+    @property
+    def query(self) -> psycopg.Connection[Any]:
+        if self._query is None or self._query.closed:
+            self._query = pg.connect(self.query_url, autocommit=True, application_name="hub-declarations")
+        return self._query
+
+    def close(self) -> None:
+        for conn in (self._hub, self._query):
+            if conn is not None and not conn.closed:
+                conn.close()
+        self._hub = self._query = None
+
+    # one round -------------------------------------------------------------------------------------
+    def claim(self) -> list[Claimed]:
+        conn = self.hub
+        try:
+            rows = conn.execute(CLAIM, {"n": self.settings.batch, "lease": self.settings.lease_seconds}).fetchall()
+            claimed = [Claimed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
+            at = datetime.now(UTC)
+            for c in claimed:
+                decl = records.fetch(conn, c.declaration_id, lock=True)
+                if decl is not None and decl.status is Status.APPROVED:
+                    transition(conn, decl, Action.SEND, SYSTEM, at=at)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        return claimed
+
+    def step(self) -> int:
+        """Claim due commands, send each, record each answer; returns how many were claimed."""
+        claimed = self.claim()
+        for c in claimed:
+            self.process(c)
+        return len(claimed)
+
+    def process(self, c: Claimed) -> None:
+        try:
+            reply = self.client.send(c.body())
+        except TransportError as exc:
+            self._retry_later(c, str(exc))
+            return
+        except Refused as exc:
+            log.error("command %s refused by the core API: %s", c.command_id, exc)
+            self.record(c.command_id, Reply("failed", "核心系统拒绝了该指令，请联系经办机构", {}, None, False))
+            return
+        self.record(c.command_id, reply)
+
+    def _retry_later(self, c: Claimed, error: str) -> None:
+        delay = backoff(self.settings, c.attempts)
+        log.warning("command %s attempt %d failed (%s); retry in %.1f s", c.command_id, c.attempts, error, delay)
+        conn = self.hub
+        with conn.transaction():
+            # Only if no other worker has claimed it since (its attempt count would be higher).
+            conn.execute(
+                "update hub.declaration_command set status = 'pending', lease_until = null, last_error = %s, "
+                "next_attempt_at = now() + make_interval(secs => %s) "
+                "where command_id = %s and status = 'sending' and attempts = %s",
+                (error[:200], delay, c.command_id, c.attempts),
+            )
+
+    def record(self, command_id: uuid.UUID, reply: Reply) -> bool:
+        """Record the core's answer once; False when another worker already recorded it."""
+        conn = self.hub
+        applied = reply.status == "applied"
+        try:
+            row = conn.execute(
+                "update hub.declaration_command set status = %s, finished_at = now(), lease_until = null, "
+                "last_error = %s where command_id = %s and status = 'sending' returning declaration_id",
+                ("applied" if applied else "failed", None if applied else reply.reason, command_id),
+            ).fetchone()
+            if row is None:
+                conn.rollback()
+                return False
+            decl = records.fetch(conn, int(row[0]), lock=True)
+            assert decl is not None
+            at = datetime.now(UTC)
+            decl = transition(
+                conn,
+                decl,
+                Action.APPLY if applied else Action.FAIL,
+                SYSTEM,
+                at=at,
+                why=None if applied else (reply.reason or "核心系统办理失败"),
+                finished_at=at,
+                core_position=reply.position,
+                core_result=Jsonb(reply.result),
+            )
+            if applied:
+                self._notify(conn, decl)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        log.info("command %s recorded: %s", command_id, reply.status)
+        return True
+
+    def _notify(self, conn: psycopg.Connection[Any], decl: records.Declaration) -> None:
+        """办结通知 to the unit contact on record (query store), in the recording transaction."""
+        row = self.query.execute(
+            "select contact_phone from unit_overview where unit_id = %s", (decl.unit_id,)
+        ).fetchone()
+        if row is None or not row[0]:
+            log.warning("declaration %s applied; unit has no contact phone on record", decl.id)
+            return
+        sms.enqueue(
+            conn,
+            to=str(row[0]),
+            template="declaration_done",
+            personalisation={"business": decl.type.label, "reference": decl.reference, "result": "已生效"},
+            priority=sms.Priority.NOTICE,
+            purpose="declaration_done",
+            reference=decl.reference,
+        )
+
+    def run(self, stop: threading.Event) -> None:
+        """Send until ``stop`` is set; a database or network fault is logged and retried."""
+        log.info("declaration outbox worker started")
+        while not stop.is_set():
+            try:
+                busy = self.step()
+            except Exception as exc:  # a database outage or a bug: report (no values, they may be personal), retry
+                log.error("outbox round failed: %s", type(exc).__name__)
+                self.close()
+                stop.wait(self.settings.backoff_min_seconds)
+                busy = 0
+            if not busy:
+                stop.wait(self.settings.idle_wait_seconds)
+        self.close()
+        log.info("declaration outbox worker stopped")
+
+
+def status(conn: psycopg.Connection[Any]) -> dict[str, Any]:
+    """Commands per state, the oldest pending one and the most retried open one."""
+    counts = dict(conn.execute("select status, count(*) from hub.declaration_command group by status").fetchall())
+    row = conn.execute(
+        "select min(created_at), max(attempts) from hub.declaration_command where status in ('pending', 'sending')"
+    ).fetchone()
+    oldest, attempts = row if row else (None, None)
+    return {
+        "counts": {k: int(v) for k, v in counts.items()},
+        "oldest_open": oldest.isoformat() if oldest else None,
+        "max_attempts_open": int(attempts or 0),
+    }
+
+
+def wait_idle(worker: OutboxWorker, timeout: float = 10.0) -> None:
+    """Run rounds until nothing is due (tests and the demo)."""
+    deadline = time.monotonic() + timeout
+    while worker.step() and time.monotonic() < deadline:
+        pass

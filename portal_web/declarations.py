@@ -1,0 +1,276 @@
+"""The unit's declarations: the annual wage declaration (template, upload, row errors, preview, submit),
+申报业务办件进度 (every submission's state and history) and withdrawal.
+
+An upload is checked as a whole before anything is stored: a refused or faulty file leaves only an audit
+record and, for faulty rows, an annotated workbook the clerk can download for 30 minutes. A clean file
+becomes a preview whose token is also the idempotency key of the declaration, so pressing 提交 twice,
+or reloading, never creates two.
+"""
+
+import base64
+import json
+import secrets
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from hub import pg
+from hub.access.context import ReadContext
+from hub.declarations import service as declarations
+from hub.declarations.states import Status
+from hub.errors import NotFound, ValidationFailed
+from hub.persons.estimate_inputs import region_params
+from hub.rules.params import ParameterMissing
+from hub.rules.period import Period
+from hub.units import service as units
+from hub.wagefile import RosterEntry, WagefileError, WagefileSettings, annotated_workbook, preview, read_declaration
+from hub.wagefile import declaration_template as wage_template
+from portal_web.ui import csrf_of, page
+from portal_web.unit import NAV, _chrome, _operator
+
+UPLOAD_PATH = "/portal/unit/wages/upload"
+TOKEN_SECONDS = 30 * 60
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ReadDependency = Callable[..., AsyncIterator[ReadContext]]
+
+
+def _roster(query_url: str, unit_id: int) -> list[RosterEntry]:
+    """The unit's current staff with full identifiers, for matching only (never shown unmasked)."""
+    with pg.connect(query_url) as conn:
+        rows = conn.execute(
+            "select p.person_id, p.id_number, p.name from unit_roster r join person_overview p using (person_id) "
+            "where r.unit_id = %s and r.end_date is null and p.id_number is not null order by p.person_id",
+            (unit_id,),
+        ).fetchall()
+    return [RosterEntry(str(pid), str(idn), str(name)) for pid, idn, name in rows]
+
+
+def _key(token: str) -> str:
+    return f"hub:portal:wage:{token}"
+
+
+def _default_year() -> int:
+    return datetime.now(UTC).year
+
+
+def _years() -> list[int]:
+    now = _default_year()
+    return [now + 1, now, now - 1, now - 2]
+
+
+def router(read_dependency: ReadDependency) -> APIRouter:
+    Reading = Annotated[ReadContext, Depends(read_dependency)]
+    r = APIRouter(prefix="/portal/unit", include_in_schema=False)
+
+    def chrome(ctx: ReadContext, current: str) -> dict[str, Any]:
+        return {**_chrome(ctx, current), "nav": NAV}
+
+    @r.get("/wages")
+    async def wages(
+        request: Request, ctx: Reading, year: Annotated[int | None, Query(ge=2014, le=2199)] = None
+    ) -> Response:
+        subject, _ = _operator(ctx)
+        return page(
+            request,
+            "portal/unit_wages.html",
+            subject=subject,
+            title="年度缴费工资申报",
+            year=year or _default_year(),
+            years=_years(),
+            **chrome(ctx, "/portal/unit/wages"),
+        )
+
+    @r.get("/wages/template.xlsx")
+    async def template(request: Request, ctx: Reading, year: Annotated[int, Query(ge=2014, le=2199)]) -> Response:
+        _, unit_id = _operator(ctx)
+        unit = (await units.get_overview(ctx, unit_id)).data
+        roster = await run_in_threadpool(_roster, request.app.state.endpoints.query_db_url, unit_id)
+        await ctx.audit.record(ctx.caller, "unit.wage_template", "unit", str(unit_id), "ok")
+        body = wage_template(roster, year=year - 1, unit_name=unit.name or str(unit_id), settings=WagefileSettings())
+        return Response(
+            body,
+            media_type=XLSX,
+            headers={
+                "Content-Disposition": f"attachment; filename*=UTF-8''wages-{year}.xlsx",
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @r.post("/wages/upload")
+    async def upload(request: Request, ctx: Reading) -> Response:
+        subject, unit_id = _operator(ctx)
+        form = await request.form(max_files=1, max_fields=10)
+        csrf_of(request).check(request, {k: v for k, v in form.items() if isinstance(v, str)})
+        file = form.get("file")
+        try:
+            year = int(str(form.get("year", "")))
+        except ValueError:
+            raise ValidationFailed("请选择申报年度") from None
+        if year not in _years():
+            raise ValidationFailed("申报年度不正确")
+        base = {
+            "subject": subject,
+            "title": "年度缴费工资申报",
+            "year": year,
+            "years": _years(),
+            **chrome(ctx, "/portal/unit/wages"),
+        }
+        if not isinstance(file, UploadFile) or not file.filename:
+            return page(request, "portal/unit_wages.html", status=422, problem="请选择要上传的文件", **base)
+        data = await file.read()
+        roster = await run_in_threadpool(_roster, request.app.state.endpoints.query_db_url, unit_id)
+        try:
+            checked = await run_in_threadpool(
+                read_declaration, data, roster, year=year - 1, settings=WagefileSettings()
+            )
+        except WagefileError as exc:
+            await ctx.audit.record(
+                ctx.caller,
+                "unit.wage_upload",
+                "unit",
+                str(unit_id),
+                f"refused:{exc.extensions.get('code', exc.status)}",
+            )
+            return page(request, "portal/unit_wages.html", status=exc.status, problem=exc.detail, **base)
+        redis = request.app.state.redis
+        token = secrets.token_urlsafe(18)
+        if not checked.ok:
+            await ctx.audit.record(
+                ctx.caller, "unit.wage_upload", "unit", str(unit_id), f"errors:{len(checked.errors)}"
+            )
+            annotated = await run_in_threadpool(annotated_workbook, checked)
+            await redis.set(
+                _key(token),
+                json.dumps({"unit": unit_id, "annotated": base64.b64encode(annotated).decode()}),
+                ex=TOKEN_SECONDS,
+            )
+            return page(
+                request,
+                "portal/unit_wages.html",
+                status=422,
+                errors=[e.describe() for e in checked.errors],
+                error_count=len(checked.errors),
+                annotated_token=token,
+                **base,
+            )
+        rows = checked.require_clean()
+        unit = (await units.get_overview(ctx, unit_id)).data
+        try:
+            params = await region_params(ctx.conn, unit.region_code or "")
+            shown = preview(rows, params, Period(year, 1), funding=unit.funding or "1")
+        except ParameterMissing:
+            return page(
+                request,
+                "portal/unit_wages.html",
+                status=422,
+                problem=f"{year}年度的缴费基数上下限或费率尚未公布，暂不能预览，请待经办机构公布后再申报",
+                **base,
+            )
+        payload = {"year": year, "rows": [{"person_id": int(w.person_id), "monthly_wage": str(w.wage)} for w in rows]}
+        await redis.set(_key(token), json.dumps({"unit": unit_id, "payload": payload}), ex=TOKEN_SECONDS)
+        await ctx.audit.record(ctx.caller, "unit.wage_upload", "unit", str(unit_id), f"ok:{len(rows)}")
+        return page(request, "portal/unit_wages.html", preview=shown, token=token, **base)
+
+    # (The path parameter is not called ``token``: the read dependency has a header parameter of that name.)
+    @r.get("/wages/annotated/{ref}")
+    async def annotated(request: Request, ctx: Reading, ref: str) -> Response:
+        _, unit_id = _operator(ctx)
+        raw = await request.app.state.redis.get(_key(ref)) if len(ref) < 64 else None
+        stored = json.loads(raw) if raw else None
+        if not stored or stored.get("unit") != unit_id or "annotated" not in stored:
+            raise NotFound()
+        return Response(
+            base64.b64decode(stored["annotated"]),
+            media_type=XLSX,
+            headers={
+                "Content-Disposition": "attachment; filename*=UTF-8''wages-errors.xlsx",
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @r.post("/wages/submit")
+    async def submit(request: Request, ctx: Reading) -> Response:
+        subject, unit_id = _operator(ctx)
+        form = await request.form(max_files=0, max_fields=10)
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        csrf_of(request).check(request, fields)
+        token = fields.get("token", "")
+        raw = await request.app.state.redis.get(_key(token)) if 0 < len(token) < 64 else None
+        stored = json.loads(raw) if raw else None
+        if not stored or stored.get("unit") != unit_id or "payload" not in stored:
+            raise ValidationFailed("预览已过期，请重新上传文件")
+        ep = request.app.state.endpoints
+
+        def work() -> int:
+            with pg.connect(ep.hub_db_url) as hub, pg.connect(ep.query_db_url) as query:
+                decl = declarations.create(hub, query, subject, "annual_wage", stored["payload"], token, submit=True)
+                hub.commit()
+                return decl.id
+
+        declaration_id = await run_in_threadpool(work)
+        return RedirectResponse(f"/portal/unit/declarations/{declaration_id}", status_code=303)
+
+    @r.get("/declarations")
+    async def listing(request: Request, ctx: Reading, status: Annotated[Status | None, Query()] = None) -> Response:
+        subject, _ = _operator(ctx)
+        ep = request.app.state.endpoints
+
+        def work() -> list[Any]:
+            with pg.connect(ep.hub_db_url) as hub:
+                return declarations.list_for_unit(hub, subject, status=status, limit=100)
+
+        items = await run_in_threadpool(work)
+        return page(
+            request,
+            "portal/unit_declarations.html",
+            subject=subject,
+            title="申报业务办件进度",
+            items=items,
+            selected_status=status,
+            statuses=list(Status),
+            **chrome(ctx, "/portal/unit/declarations"),
+        )
+
+    @r.get("/declarations/{declaration_id}")
+    async def detail(request: Request, ctx: Reading, declaration_id: int) -> Response:
+        subject, _ = _operator(ctx)
+        ep = request.app.state.endpoints
+
+        def work() -> tuple[Any, list[Any]]:
+            with pg.connect(ep.hub_db_url) as hub:
+                return declarations.get(hub, subject, declaration_id), declarations.history(
+                    hub, subject, declaration_id
+                )
+
+        decl, events = await run_in_threadpool(work)
+        return page(
+            request,
+            "portal/unit_declaration.html",
+            subject=subject,
+            title=f"申报详情 {decl.reference}",
+            decl=decl,
+            events=events,
+            **chrome(ctx, "/portal/unit/declarations"),
+        )
+
+    @r.post("/declarations/{declaration_id}/withdraw")
+    async def withdraw(request: Request, ctx: Reading, declaration_id: int) -> Response:
+        subject, _ = _operator(ctx)
+        form = await request.form(max_files=0, max_fields=5)
+        csrf_of(request).check(request, {k: v for k, v in form.items() if isinstance(v, str)})
+        ep = request.app.state.endpoints
+
+        def work() -> None:
+            with pg.connect(ep.hub_db_url) as hub:
+                declarations.withdraw(hub, subject, declaration_id)
+                hub.commit()
+
+        await run_in_threadpool(work)
+        return RedirectResponse(f"/portal/unit/declarations/{declaration_id}", status_code=303)
+
+    return r

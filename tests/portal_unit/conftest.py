@@ -1,0 +1,5 @@
+"""The unit-portal tests read the small seeded province of the API tests."""
+
+from tests.api.conftest import province
+
+__all__ = ["province"]
