@@ -802,16 +802,6 @@ def audit_rows(dbs: Dbs, chain_id: str) -> int:
     return int(row[0]) if row else 0
 
 
-def rate_limit_keys(route: str) -> int:
-    import redis
-
-    r = redis.Redis.from_url(REDIS_URL)
-    try:
-        return sum(1 for _ in r.scan_iter(f"rl:{route}:subject:*", count=1000))
-    finally:
-        r.close()
-
-
 def measure(
     name: str,
     mode: str,
@@ -1011,7 +1001,6 @@ def run_gateway(
                 "note": "rows of this process's chain during warm-up, closed and open loop; a few more than "
                 "the answers counted, as wrk stops counting requests still in flight when its time is up",
             }
-            run["rate_limit_subject_keys_in_redis"] = rate_limit_keys("read" if mode == "rest" else "graphql")
             run["server_settings"] = gw.notes
             runs.append(run)
     finally:

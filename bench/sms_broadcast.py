@@ -24,6 +24,7 @@ import random
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -76,6 +77,13 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=64)
     parser.add_argument("--max-seconds", type=float, default=1500.0)
     parser.add_argument("--seed", type=int, default=20261127)
+    parser.add_argument(
+        "--vacuum-every",
+        type=float,
+        default=0.0,
+        help="seconds between `vacuum analyze` of the sms tables, as autovacuum would (the shared server runs "
+        "without it); 0 = never",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     rnd = random.Random(args.seed)
@@ -96,6 +104,7 @@ def main() -> None:
             "job_rate_per_second": None,
             "unknown_policy": "hold",
             "kills": args.kills,
+            "vacuum_every_seconds": args.vacuum_every or None,
             "worker": "`hub sms run` in its own process; the SMSC (smpp34) and this driver in another",
         },
         "load_average_before": os.getloadavg(),
@@ -125,6 +134,12 @@ def main() -> None:
                 jobs.start(conn, job)
                 conn.commit()
             started = time.monotonic()
+            vacuum_stop = threading.Event()
+            vacuums: list[tuple[float, float]] = []
+            if args.vacuum_every:
+                threading.Thread(
+                    target=vacuum_loop, args=(url, args.vacuum_every, vacuum_stop, vacuums, started), daemon=True
+                ).start()
             samples: list[tuple[float, int]] = []  # seconds since the start, submits the SMSC accepted
             kills: list[dict[str, Any]] = []
             done_at = delivered_at = None
@@ -165,9 +180,11 @@ def main() -> None:
                             break
                 time.sleep(0.05)
             elapsed = time.monotonic() - started
+            vacuum_stop.set()
             rc = stop_worker(proc)
             proc = None
         result["worker_exit_code"] = rc
+        result["vacuums"] = [{"at_seconds": a, "seconds": d} for a, d in vacuums]
         result["load_average_after"] = os.getloadavg()
         result["seconds_to_done"] = round(done_at, 1) if done_at is not None else None
         result["seconds_to_last_receipt"] = round(delivered_at, 1) if delivered_at is not None else None
@@ -206,6 +223,15 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     print(out)
+
+
+def vacuum_loop(url: str, every: float, stop: threading.Event, out: list[tuple[float, float]], t0: float) -> None:
+    """What autovacuum would do on a production server: dead row versions go, statistics follow the growth."""
+    with pg.connect(url, autocommit=True) as conn:
+        while not stop.wait(every):
+            t = time.monotonic()
+            conn.execute("vacuum analyze hub.sms_segment, hub.sms_message, hub.sms_receipt_orphan")
+            out.append((round(t - t0, 1), round(time.monotonic() - t, 2)))
 
 
 def check_crashes(url: str, job: int, smsc: Smsc, n: int, capacity: int) -> dict[str, Any]:

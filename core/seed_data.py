@@ -102,6 +102,8 @@ PARAMS: dict[str, tuple[str, str]] = {
     "MIN_YEARS": ("15", "养老保险退休需缴费年限 (DOMAIN.md 前言; §1.6)"),
     "ANNUITY_AAE140": ("116", "职业年金险种代码, 无全国统一代码, 可配置 (DOMAIN.md §2.3)"),
     "PAYMENT_DUE_DAY": ("15", "缴费截止日 (演示参数)"),
+    "WAGE_DECL_START": ("03-01", "年度缴费工资申报开始 (月-日; 各统筹区经办通知确定, 演示参数)"),
+    "WAGE_DECL_END": ("04-30", "年度缴费工资申报截止 (月-日; 各统筹区经办通知确定, 演示参数)"),
 }
 
 # aa10 code table rows: (AAA100, AAA102, AAA103).

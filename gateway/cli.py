@@ -39,6 +39,7 @@ for _module in (
     "gateway.cli_app",
     "gateway.cli_keys",
     "gateway.cli_push",
+    "gateway.cli_admin",
     "gateway.cli_unit",
 ):
     # Each area registers its own commands (hub audit …, hub sms …) in its own module.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 
@@ -32,3 +34,40 @@ def register(app: typer.Typer) -> None:
             console.print(f"审计日志校验失败：{len(findings)} 处问题（共检查 {rows:,} 条记录）")
             raise typer.Exit(1)
         console.print(f"审计日志完整：共检查 {rows:,} 条记录")
+
+    @audit_app.command("archive")
+    def archive(
+        before: Annotated[str, typer.Option(help="archive records older than this day (YYYY-MM-DD, ≥ 6 months ago)")],
+    ) -> None:
+        """Move records past the retention period to the append-only archive table (never deleted)."""
+        from datetime import UTC, date, datetime, time
+
+        from rich.console import Console
+        from rich.progress import Progress
+
+        from hub import pg
+        from hub import settings as settings_mod
+        from hub.audit.archive import archive as archive_records
+        from hub.errors import ValidationFailed
+        from hub.runtime import resolve
+
+        console = Console()
+        try:
+            day = date.fromisoformat(before)
+        except ValueError:
+            console.print("[red]日期格式应为 YYYY-MM-DD[/red]")
+            raise typer.Exit(2) from None
+        endpoints = resolve(settings_mod.load())
+        with pg.connect(endpoints.hub_db_url, autocommit=True) as conn, Progress() as progress:
+            task = progress.add_task("归档审计记录", total=None)
+            try:
+                moved = archive_records(
+                    conn,
+                    datetime.combine(day, time(), tzinfo=UTC),
+                    now=datetime.now(UTC),
+                    progress=lambda n: progress.advance(task, n),
+                )
+            except ValidationFailed as exc:
+                console.print(f"[red]{exc.detail}[/red]")
+                raise typer.Exit(2) from None
+        console.print(f"已归档 {moved:,} 条审计记录（{day} 以前）")

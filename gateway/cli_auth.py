@@ -49,12 +49,15 @@ def create_staff(
     region: Annotated[list[str], typer.Option(help="统筹区编码，可多次给出")],
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
 ) -> None:
-    """Installation: a staff account with one role (after that the system administrator creates accounts
-    and the security administrator grants roles, in the application)."""
+    """An operator or reviewer account with its role (the three administrators come from
+    `hub admin bootstrap`; after installation the system administrator creates accounts in the system)."""
     from hub import pg
     from hub.identity import admin
     from hub.identity.config import IdentityConfig
 
+    if role in admin.ADMIN_ROLES:
+        console.print("系统管理员、安全管理员、审计管理员只能用 hub admin bootstrap 建立（每种一次）")
+        raise typer.Exit(2)
     settings, hub_url, _ = _settings_and_urls()
     cfg = IdentityConfig.from_settings(settings.auth)
     with pg.connect(hub_url) as conn:

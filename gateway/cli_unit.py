@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -55,17 +55,23 @@ def issue_activation(
 @unit_app.command("remind")
 def remind(
     days: Annotated[int, typer.Option(min=0, max=60, help="窗口截止前几天内提醒")] = 5,
+    on: Annotated[str | None, typer.Option(help="按该日期（YYYY-MM-DD，默认今天）判断，用于补发")] = None,
 ) -> None:
     """Queue an SMS to each unit contact whose annual wage declaration is not yet submitted (once per window)."""
     from gateway.cli import _endpoints
     from hub import pg
     from hub.units.reminders import remind as run_reminders
 
-    _, ep = _endpoints()
     now = datetime.now(UTC)
     try:
+        today = date.fromisoformat(on) if on else now.astimezone(SHANGHAI).date()
+    except ValueError:
+        typer.echo("日期格式应为 YYYY-MM-DD", err=True)
+        raise typer.Exit(2) from None
+    _, ep = _endpoints()
+    try:
         with pg.connect(ep.hub_db_url) as hub, pg.connect(ep.query_db_url) as query:
-            result = run_reminders(hub, query, days=days, today=now.astimezone(SHANGHAI).date(), now=now)
+            result = run_reminders(hub, query, days=days, today=today, now=now)
             hub.commit()
     finally:
         ep.stop()

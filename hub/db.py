@@ -47,7 +47,7 @@ async def _configure(conn: AsyncConnection[Any]) -> None:
 
 # A web request waits at most this long for a pooled connection (a server that is down or saturated
 # answers 503 with Retry-After instead of holding the client for psycopg-pool's default 30 s).
-CHECKOUT_SECONDS = 3.0
+CHECKOUT_SECONDS = 4.0
 CONNECT_SECONDS = 3
 
 

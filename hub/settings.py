@@ -17,6 +17,7 @@ from hub.config.push import PushSettings
 from hub.config.sms import SmsSettings
 from hub.config.web import WebSettings
 from hub.declarations.config import DeclarationSettings
+from hub.wagefile.config import WagefileSettings
 
 
 class SyncSettings(BaseModel):
@@ -66,6 +67,7 @@ class Settings(BaseSettings):
     certificates: CertificateSettings = CertificateSettings()
     declarations: DeclarationSettings = DeclarationSettings()
     ministry: MinistrySettings = MinistrySettings()
+    wagefile: WagefileSettings = WagefileSettings()
 
     @field_validator("query_replica_urls", mode="before")
     @classmethod

@@ -99,7 +99,9 @@ async def send_code(request: Request) -> Response:
 
     def work() -> Any:
         with rt.hub() as conn, rt.core() as core:
-            return activation.start_sms(conn, core, rt.redis, rt.cfg, unit_code=unit_code, ip=_ip(request), now=rt.clock())
+            return activation.start_sms(
+                conn, core, rt.redis, rt.cfg, unit_code=unit_code, ip=_ip(request), now=rt.clock()
+            )
 
     try:
         sent = await run_in_threadpool(work)

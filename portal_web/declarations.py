@@ -28,7 +28,7 @@ from hub.persons.estimate_inputs import region_params
 from hub.rules.params import ParameterMissing
 from hub.rules.period import Period
 from hub.units import service as units
-from hub.wagefile import RosterEntry, WagefileError, WagefileSettings, annotated_workbook, preview, read_declaration
+from hub.wagefile import RosterEntry, WagefileError, annotated_workbook, preview, read_declaration
 from hub.wagefile import declaration_template as wage_template
 from portal_web.ui import csrf_of, page
 from portal_web.unit import NAV, _chrome, _operator
@@ -91,7 +91,9 @@ def router(read_dependency: ReadDependency) -> APIRouter:
         unit = (await units.get_overview(ctx, unit_id)).data
         roster = await run_in_threadpool(_roster, request.app.state.endpoints.query_db_url, unit_id)
         await ctx.audit.record(ctx.caller, "unit.wage_template", "unit", str(unit_id), "ok")
-        body = wage_template(roster, year=year - 1, unit_name=unit.name or str(unit_id), settings=WagefileSettings())
+        body = wage_template(
+            roster, year=year - 1, unit_name=unit.name or str(unit_id), settings=request.app.state.settings.wagefile
+        )
         return Response(
             body,
             media_type=XLSX,
@@ -126,7 +128,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
         roster = await run_in_threadpool(_roster, request.app.state.endpoints.query_db_url, unit_id)
         try:
             checked = await run_in_threadpool(
-                read_declaration, data, roster, year=year - 1, settings=WagefileSettings()
+                read_declaration, data, roster, year=year - 1, settings=request.app.state.settings.wagefile
             )
         except WagefileError as exc:
             await ctx.audit.record(

@@ -7,10 +7,12 @@ is a cookie the visitor switches with a plain form on every page; the layout rea
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi.templating import Jinja2Templates
 from starlette.requests import HTTPConnection, Request
@@ -21,6 +23,7 @@ from hub.http import html
 from hub.http.csrf import FIELD as CSRF_FIELD
 from hub.http.csrf import CsrfProtect
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 TEXT_COOKIE = "hub_text"
 LARGE = "large"
 
@@ -39,8 +42,14 @@ def period(value: int | None) -> str:
     return "—" if value is None else f"{value // 100}年{value % 100:02d}月"
 
 
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An instant as the clerk's wall clock shows it (Asia/Shanghai); stored instants are UTC."""
+    return "—" if value is None else value.astimezone(SHANGHAI).strftime(fmt)
+
+
 templates.env.filters["yuan"] = yuan
 templates.env.filters["period"] = period
+templates.env.filters["local_time"] = local_time
 
 
 def large_text(conn: HTTPConnection) -> bool:
@@ -72,6 +81,13 @@ def login_url(kind: SubjectKind, next_path: str) -> str:
     return f"/auth/login?kind={kind.value}&next={quote(next_path, safe='')}"
 
 
+HOMES = {
+    SubjectKind.UNIT_OPERATOR: "/portal/unit",
+    SubjectKind.PERSON: "/portal/me",
+    SubjectKind.STAFF: "/portal/staff",
+}
+
+
 def error_renderer(login_kind: SubjectKind) -> Callable[[HTTPConnection, int, str, str, str], Response]:
     """The portal's error pages: a 401 sends the visitor to the login page and back; others get a page."""
 
@@ -90,6 +106,7 @@ def error_renderer(login_kind: SubjectKind) -> Callable[[HTTPConnection, int, st
             "subject": None,
             "site_name": html.SITE_NAME,
             "here": conn.url.path,
+            "home": HOMES.get(login_kind, "/"),
         }
         response = templates.TemplateResponse(conn, "portal/error.html", context, status_code=status)  # type: ignore[arg-type]
         return html.secure_page(conn, response)

@@ -7,12 +7,12 @@ carries its idempotency key, so a double click or a reload never creates two. Op
 unit administrator's (``hub.identity.unit_activation`` checks the flag in the hub DB on every call).
 """
 
-
 import asyncio
 import io
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,8 +20,8 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from reportlab.lib.pagesizes import A4
-from reportlab.pdfgen.canvas import Canvas
+from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
+from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 from starlette.concurrency import run_in_threadpool
 
 from hub import pg
@@ -34,6 +34,7 @@ from hub.certificates.pdf import SHANGHAI
 from hub.db import WriteConnection
 from hub.declarations import service as declarations
 from hub.errors import HubError, ValidationFailed
+from hub.identity import sessions
 from hub.identity import unit_activation as operators
 from hub.identity.errors import Conflict as AccountConflict
 from hub.identity.errors import Forbidden as IdentityForbidden
@@ -126,13 +127,17 @@ _WIDTHS = (62.0, 96.0, 34.0, 72.0, 58.0, 58.0, 58.0, 58.0, 52.0)
 
 
 def payments_pdf(
-    unit_name: str, unit_id: int, year: int, rows: list[tuple[str, ...]], totals: tuple[str, ...], faces: tuple[Face, ...]
+    unit_name: str,
+    unit_id: int,
+    year: int,
+    rows: list[tuple[str, ...]],
+    totals: tuple[str, ...],
+    faces: tuple[Face, ...],
 ) -> bytes:
     """单位缴费明细 of one year as an A4 PDF (not a certificate: no verification code)."""
     title = f"{unit_name} {year}年度缴费明细"
     printed = f"单位编号：{unit_id}　打印日期：{_today().isoformat()}　金额单位：元"
-    cells = [_HEADERS, *rows, totals]
-    text = "".join([title, printed, "第页共合计无记录", *("".join(r) for r in cells)])
+    text = "".join([title, printed, "无记录", *("".join(r) for r in (_HEADERS, *rows, totals))])
     fonts = prepare(text, faces)
     try:
         out = io.BytesIO()
@@ -157,14 +162,9 @@ def payments_pdf(
             draw(left, y - 24, printed, 9)
             return y - 44
 
-        y = heading(height - 56)
         row_h = 18.0
-        body = cells if rows else [_HEADERS, ("无记录",) + ("",) * (len(_HEADERS) - 1)]
-        for r, row in enumerate(body):
-            if y - row_h < 48:
-                canvas.showPage()
-                y = heading(height - 56)
-                row = row if r else row
+
+        def draw_row(y: float, row: tuple[str, ...], header: bool) -> float:
             x = left
             canvas.setLineWidth(0.5)
             canvas.rect(left, y - row_h, sum(_WIDTHS), row_h, stroke=1, fill=0)
@@ -174,12 +174,20 @@ def payments_pdf(
                 size = 8.5
                 while size > 5 and fonts.width(cell, size) > _WIDTHS[i] - 4:
                     size -= 0.5
-                if i >= 2 and r > 0:
+                if i >= 2 and not header:
                     draw(x + _WIDTHS[i] - 3, y - row_h + 6, cell, size, "right")
                 else:
                     draw(x + _WIDTHS[i] / 2, y - row_h + 6, cell, size, "center")
                 x += _WIDTHS[i]
-            y -= row_h
+            return y - row_h
+
+        y = draw_row(heading(height - 56), _HEADERS, True)
+        body = [*rows, totals] if rows else [("无记录",) + ("",) * (len(_HEADERS) - 1)]
+        for row in body:
+            if y - row_h < 48:  # a new page repeats the title and the column heads
+                canvas.showPage()
+                y = draw_row(heading(height - 56), _HEADERS, True)
+            y = draw_row(y, row, False)
         canvas.showPage()
         canvas.save()
         return out.getvalue()
@@ -191,7 +199,7 @@ def _payment_rows(
     totals: list[UnitMonthTotalRead], names: dict[str, str]
 ) -> tuple[list[tuple[str, ...]], tuple[str, ...]]:
     ordered = sorted(totals, key=lambda t: (t.period, t.insurance))
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (
             f"{t.period // 100}年{t.period % 100:02d}月",
             names.get(t.insurance, t.insurance),
@@ -205,19 +213,22 @@ def _payment_rows(
         )
         for t in ordered
     ]
-    zero = ordered[0].due * 0 if ordered else None
-    total = (
+
+    def total(values: list[Decimal]) -> str:
+        return yuan(sum(values, start=Decimal(0))) if ordered else "—"
+
+    footer: tuple[str, ...] = (
         "合计",
         "",
         "",
         "",
-        yuan(sum((t.unit_amount for t in ordered), start=zero) if ordered else None),
-        yuan(sum((t.person_amount for t in ordered), start=zero) if ordered else None),
-        yuan(sum((t.due for t in ordered), start=zero) if ordered else None),
-        yuan(sum((t.paid for t in ordered), start=zero) if ordered else None),
-        yuan(sum((t.arrears for t in ordered), start=zero) if ordered else None),
+        total([t.unit_amount for t in ordered]),
+        total([t.person_amount for t in ordered]),
+        total([t.due for t in ordered]),
+        total([t.paid for t in ordered]),
+        total([t.arrears for t in ordered]),
     )
-    return rows, total
+    return rows, footer
 
 
 def router(read_dependency: ReadDependency) -> APIRouter:
@@ -322,7 +333,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
 
         try:
             listing = await run_in_threadpool(work)
-        except IdentityForbidden:
+        except operators.NotUnitAdministrator:
             raise NotUnitAdmin() from None
         return page(
             request,
@@ -366,7 +377,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
 
         try:
             await run_in_threadpool(work)
-        except IdentityForbidden:
+        except operators.NotUnitAdministrator:
             raise NotUnitAdmin() from None
         except IdentityError as exc:
             field = {
@@ -392,13 +403,14 @@ def router(read_dependency: ReadDependency) -> APIRouter:
                 else:
                     operators.set_operator_status(hub, subject, account_id, active=action == "enable", now=rt.clock())
                 hub.commit()
+            if action == "disable":  # a disabled operator's open sessions end now, not when they expire
+                sessions.revoke_account(rt.redis, rt.sessions, account_id)
 
         try:
             await run_in_threadpool(work)
-        except IdentityForbidden as exc:
-            # The caller is no administrator (NotUnitAdmin) or acted on their own account (shown inline).
-            if exc.detail == "此功能仅供单位管理员使用":
-                raise NotUnitAdmin() from None
+        except operators.NotUnitAdministrator:
+            raise NotUnitAdmin() from None
+        except IdentityForbidden as exc:  # their own account, or a disabled one: shown inline
             return await show_operators(request, ctx, errors={"form": exc.detail}, status=403)
         except AccountNotFound:
             return await show_operators(request, ctx, errors={"form": "该经办人账号不存在"}, status=404)
@@ -466,7 +478,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
     @r.post("/payments.pdf")
     async def payments(request: Request, ctx: Reading) -> Response:
         """单位缴费明细 of one year (a plain table)."""
-        subject, unit_id = _operator(ctx)
+        _, unit_id = _operator(ctx)
         fields = await _form(request)
         try:
             year = int(fields.get("year", ""))

@@ -12,7 +12,6 @@ another unit's person answers exactly like a missing one. The declarations thems
 ``hub.declarations.service.create`` in one hub-DB transaction per request.
 """
 
-
 import base64
 import json
 import secrets
@@ -37,14 +36,13 @@ from hub.errors import NotFound, ValidationFailed
 from hub.ids import InvalidIdentifier, id_birth_date, id_sex, validate_id_number
 from hub.persons.estimate_inputs import region_params
 from hub.rules.params import ANNUITY_AAE140, ParameterMissing, RegionParams, plan_month
-from hub.rules.period import Period
+from hub.rules.period import MAX_YEAR, MIN_YEAR, Period
 from hub.units import service as units
 from hub.wagefile import (
     CellError,
     RosterEntry,
     Upload,
     WagefileError,
-    WagefileSettings,
     annotated_workbook,
     read_registrations,
     read_stop_batch,
@@ -70,6 +68,9 @@ NOT_FOUND_ENROL = (
     "正在其他单位参保的人员须由原单位先办理停保"
 )
 ReadDependency = Callable[..., AsyncIterator[ReadContext]]
+# Stands in for a person not (yet) identified, so the rest of the form is still checked; the person's own
+# error is already recorded, so a payload carrying it is never accepted.
+PLACEHOLDER_ID = 1
 
 
 def today() -> date:
@@ -112,7 +113,7 @@ def estimate_back_pay(params: RegionParams, funding: str, start: date, on: date,
                 c = plan_month(params, code, p, wage, funding=funding)
                 total += c.person + (c.unit if c.real_account else 0)
                 book += 0 if c.real_account else c.unit
-    except ParameterMissing:
+    except (ParameterMissing, ValueError):  # a month without parameters, or a funding code the rules lack
         return BackPay(now - first, first, last, None, Decimal(0))
     return BackPay(now - first, first, last, total, book)
 
@@ -250,10 +251,14 @@ def _date(values: Mapping[str, str], name: str, label: str, out: Checked) -> dat
         out.add(name, f"{label}必须填写")
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         out.add(name, f"{label}应为日期（如 2026-01-31）")
         return None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        out.add(name, f"{label}不正确，请核对年份")
+        return None
+    return day
 
 
 def _person_id(values: Mapping[str, str], out: Checked) -> int | None:
@@ -340,11 +345,11 @@ def check_register(values: Mapping[str, str], env: Env) -> Checked:
             out.add("work_start", f"参加工作时未满{MIN_WORKING_AGE}周岁，请核对参加工作时间")
         elif work > env.on:
             out.add("work_start", "参加工作时间不能晚于今天")
-    if payload.get("ethnicity") and payload["ethnicity"] not in dict(_codes(env.query, "AAC005")):
+    nations = dict(_codes(env.query, "AAC005"))
+    if payload.get("ethnicity") and nations and payload["ethnicity"] not in nations:
         out.add("ethnicity", "请从列表中选择民族")
     _parse(t.DeclarationType.PERSON_REGISTER, payload, out)
     if out.payload is not None and number is not None:
-        nations = dict(_codes(env.query, "AAC005"))
         out.facts = [
             ("姓名", out.payload["name"]),
             ("公民身份号码", number),
@@ -389,7 +394,7 @@ def check_enrol(values: Mapping[str, str], env: Env) -> Checked:
         elif person is not None and person.start_date is not None and start < person.start_date:
             out.add("start_date", "参保日期不能早于参加工作时间")
     wage_raw = _text(values, "monthly_wage").replace(",", "")
-    payload = {"person_id": person.person_id if person else 0, "start_date": _text(values, "start_date")}
+    payload = {"person_id": person.person_id if person else PLACEHOLDER_ID, "start_date": _text(values, "start_date")}
     payload["monthly_wage"] = wage_raw
     _parse(t.DeclarationType.PERSON_ENROL, payload, out)
     if out.payload is not None and person is not None and start is not None:
@@ -415,7 +420,7 @@ def check_stop(values: Mapping[str, str], env: Env) -> Checked:
     reason = _text(values, "reason")
     if reason and reason not in STOP_REASONS:
         out.add("reason", f"停保原因应为以下之一：{'、'.join(STOP_REASONS)}")
-    payload = {"person_id": pid or 0, "stop_date": _text(values, "stop_date"), "reason": reason}
+    payload = {"person_id": pid or PLACEHOLDER_ID, "stop_date": _text(values, "stop_date"), "reason": reason}
     _parse(t.DeclarationType.PERSON_STOP, payload, out)
     if out.payload is not None and person is not None and stop is not None:
         out.facts = [
@@ -453,7 +458,11 @@ def check_resume(values: Mapping[str, str], env: Env) -> Checked:
         elif person is not None and person.end_date is not None and Period.of(resume) <= Period.of(person.end_date):
             out.add("resume_date", f"续保月份应晚于停保月份（{person.end_date.year}年{person.end_date.month:02d}月）")
     wage_raw = _text(values, "monthly_wage").replace(",", "")
-    payload = {"person_id": pid or 0, "resume_date": _text(values, "resume_date"), "monthly_wage": wage_raw}
+    payload = {
+        "person_id": pid or PLACEHOLDER_ID,
+        "resume_date": _text(values, "resume_date"),
+        "monthly_wage": wage_raw,
+    }
     _parse(t.DeclarationType.PERSON_RESUME, payload, out)
     if out.payload is not None and person is not None and resume is not None:
         out.facts = [
@@ -472,12 +481,12 @@ def check_change(values: Mapping[str, str], env: Env) -> Checked:
     person = next((p for p in _roster(env.query, env.unit_id) if p.person_id == pid), None) if pid else None
     if pid is not None and person is None:
         out.add("person_id", NOT_FOUND_PERSON)
-    payload: dict[str, Any] = {"person_id": pid or 0}
+    payload: dict[str, Any] = {"person_id": pid or PLACEHOLDER_ID}
     for name in ("phone", "ethnicity", "position_level"):
         if _text(values, name):
             payload[name] = _text(values, name)
     nations = dict(_codes(env.query, "AAC005"))
-    if payload.get("ethnicity") and payload["ethnicity"] not in nations:
+    if payload.get("ethnicity") and nations and payload["ethnicity"] not in nations:
         out.add("ethnicity", "请从列表中选择民族")
     _parse(t.DeclarationType.PERSON_CHANGE, payload, out)
     if out.payload is not None and person is not None:
@@ -733,7 +742,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
         subject, unit_id = _operator(ctx)
         ep = request.app.state.endpoints
 
-        def lists() -> tuple[dict[str, Any], list[FormField], Env]:
+        def lists() -> list[FormField]:
             with pg.connect(ep.query_db_url) as query:
                 env = Env(unit_id, query, None, "1", today())
                 extra: dict[str, Any] = {}
@@ -741,9 +750,9 @@ def router(read_dependency: ReadDependency) -> APIRouter:
                     extra["roster"] = _masked_choices(_roster(query, unit_id), masked(ctx))
                 if spec.slug == "resume":
                     extra["resumable"] = _masked_choices(_resumable(query, unit_id), masked(ctx))
-                return extra, spec.fields(env, extra), env
+                return spec.fields(env, extra)
 
-        _, fields, _ = await run_in_threadpool(lists)
+        fields = await run_in_threadpool(lists)
         if spec.slug in ("stop", "change", "resume"):
             await ctx.audit.record(ctx.caller, f"unit.staff.{spec.slug}.list", "unit", str(unit_id), "ok")
         all_errors = dict(errors or {})
@@ -773,12 +782,13 @@ def router(read_dependency: ReadDependency) -> APIRouter:
         subject, unit_id = _operator(ctx)
         size = 50
         cur = await ctx.conn.execute(
+            # From the unit's roster (indexed by unit): retirees whose latest relation is with this unit.
             "select p.person_id, p.name, p.id_number, p.sex, coalesce(b.retire_date, p.retire_date), b.method, "
-            "b.monthly_total, b.approved_on from person_overview p "
-            "join lateral (select r.unit_id from unit_roster r where r.person_id = p.person_id "
-            "order by r.start_date desc nulls last, r.relation_id desc limit 1) last on true "
+            "b.monthly_total, b.approved_on from unit_roster r join person_overview p using (person_id) "
             "left join benefit b on b.person_id = p.person_id "
-            "where last.unit_id = %s and coalesce(p.retired, false) "
+            "where r.unit_id = %s and coalesce(p.retired, false) and not exists (select 1 from unit_roster o "
+            "where o.person_id = r.person_id and (o.start_date > r.start_date "
+            "or (o.start_date = r.start_date and o.relation_id > r.relation_id))) "
             "order by coalesce(b.retire_date, p.retire_date) desc nulls last, p.person_id limit %s offset %s",
             (unit_id, size + 1, (page_no - 1) * size),
         )
@@ -810,6 +820,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
 
     @r.get("/{slug}")
     async def form(request: Request, ctx: Reading, slug: str) -> Response:
+        """A blank form with a new idempotency key."""
         spec = FORMS.get(slug)
         if spec is None:
             raise NotFound()
@@ -817,6 +828,8 @@ def router(read_dependency: ReadDependency) -> APIRouter:
 
     @r.post("/{slug}")
     async def post(request: Request, ctx: Reading, slug: str) -> Response:
+        """``step=check``: check and show for confirmation; ``step=submit``: check again and create (idempotent
+        by the form's key), then go to the declaration; ``step=edit``: back to the filled form."""
         spec = FORMS.get(slug)
         if spec is None:
             raise NotFound()
@@ -864,6 +877,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
 
     @r.get("/batch/{kind}")
     async def batch_page(request: Request, ctx: Reading, kind: str) -> Response:
+        """Batch registration or batch stop: template download and upload."""
         if kind not in BATCHES:
             raise NotFound()
         subject, _ = _operator(ctx)
@@ -871,13 +885,14 @@ def router(read_dependency: ReadDependency) -> APIRouter:
 
     @r.get("/batch/{kind}/template.xlsx")
     async def batch_template(request: Request, ctx: Reading, kind: str) -> Response:
+        """The xlsx template; the stop template lists the current staff."""
         if kind not in BATCHES:
             raise NotFound()
         _, unit_id = _operator(ctx)
         unit = (await units.get_overview(ctx, unit_id)).data
         name = unit.name or str(unit_id)
         if kind == "register":
-            body = registration_template(unit_name=name, settings=WagefileSettings())
+            body = registration_template(unit_name=name, settings=request.app.state.settings.wagefile)
         else:
             ep = request.app.state.endpoints
 
@@ -900,6 +915,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
 
     @r.post("/batch/{kind}/upload")
     async def batch_upload(request: Request, ctx: Reading, kind: str) -> Response:
+        """Read and check a whole file: row errors (and an annotated workbook) or a preview; stores nothing."""
         if kind not in BATCHES:
             raise NotFound()
         subject, unit_id = _operator(ctx)
@@ -918,7 +934,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
                 roster = _roster(query, unit_id)
                 entries = [RosterEntry(str(p.person_id), p.id_number, p.name) for p in roster]
                 if kind == "register":
-                    batch: Upload[Any] = read_registrations(data, entries, settings=WagefileSettings())
+                    batch: Upload[Any] = read_registrations(data, entries, settings=request.app.state.settings.wagefile)
                     payloads = registrations_payloads(batch, query, on)
                     shown = [
                         {
@@ -935,7 +951,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
                         for x in batch.rows
                     ]
                 else:
-                    batch = read_stop_batch(data, entries, settings=WagefileSettings())
+                    batch = read_stop_batch(data, entries, settings=request.app.state.settings.wagefile)
                     payloads = stops_payloads(batch, roster)
                     shown = []
                     for x in batch.rows:
@@ -1001,6 +1017,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
 
     @r.post("/batch/{kind}/submit")
     async def batch_submit(request: Request, ctx: Reading, kind: str) -> Response:
+        """Submit a previewed file: one declaration per row, all in one transaction, idempotent by the token."""
         if kind not in BATCHES:
             raise NotFound()
         subject, unit_id = _operator(ctx)

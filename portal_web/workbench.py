@@ -2,10 +2,11 @@
 
 The review queue (filters, working days left, overdue marked), claim / release / assign, the detail with
 exactly what a declaration changes against the current record and the approve / reject / return forms,
-bulk approval of clean items, statistics, and the two settings pages (the holiday calendar; 限时办结 per
-type). Each page calls the service functions of ``hub.declarations`` with the caller's subject, so the
-permission rules are the service's: agency operators and reviewers read, reviewers decide, the calendar
-is kept by operators and the system administrator, deadlines by the system administrator.
+bulk approval of clean items, statistics, and the settings pages (the holiday calendar; 限时办结 per
+type and the auto-approve rules). Each page calls the service functions of ``hub.declarations`` with
+the caller's subject, so the permission rules are the service's: agency operators and reviewers read,
+reviewers decide, the calendar is kept by operators and the system administrator, deadlines and
+auto-approve rules by the system administrator.
 
 Every hub-DB change runs in a worker thread on its own connection and commits once; every form carries
 the CSRF token. A visitor without a session is sent to the staff login and back (the error renderer
@@ -56,6 +57,7 @@ NOTICES = {
     "day-set": "工作日历已更新。",
     "day-cleared": "已恢复为按星期计算。",
     "deadline-set": "办理时限已保存。",
+    "rule-set": "自动审核规则已保存。",
 }
 
 
@@ -139,6 +141,21 @@ def _deadline_rows(hub: psycopg.Connection[Any]) -> list[dict[str, Any]]:
     known = {t.value: t.label for t in DeclarationType}
     for r in out:
         r["label"] = known.get(r["type"], r["type"])
+    return out
+
+
+def _auto_rules(hub: psycopg.Connection[Any]) -> list[dict[str, Any]]:
+    """Every type with its auto-approve rule (off when none was ever set)."""
+    rows = {
+        str(t): (bool(e), str(n), str(u))
+        for t, e, n, u in hub.execute(
+            "select type, enabled, note, updated_by from hub.declaration_auto_rule"
+        ).fetchall()
+    }
+    out = []
+    for kind in DeclarationType:
+        enabled, note, by = rows.get(kind.value, (False, "", ""))
+        out.append({"type": kind.value, "label": kind.label, "enabled": enabled, "note": note, "updated_by": by})
     return out
 
 
@@ -427,13 +444,14 @@ def router(read_dependency: ReadDependency) -> APIRouter:
     ) -> Response:
         subject = _staff(ctx)
         access.require_admin(subject)
-        rows = await hub_work(request, _deadline_rows, commit=False)
+        rows, rules = await hub_work(request, lambda hub: (_deadline_rows(hub), _auto_rules(hub)), commit=False)
         return page(
             request,
             "portal/staff_deadlines.html",
             subject=subject,
             title="办理时限设置",
             rows=rows,
+            rules=rules,
             types=list(DeclarationType),
             today=_today(),
             notice=_notice(msg),
@@ -458,5 +476,21 @@ def router(read_dependency: ReadDependency) -> APIRouter:
 
         await hub_work(request, work, commit=True)
         return RedirectResponse(f"{PREFIX}/deadlines?msg=deadline-set", status_code=303)
+
+    @r.post("/auto-rules")
+    async def auto_rule_set(request: Request, ctx: Reading) -> Response:
+        """Let clean declarations of a type be approved on submission, or stop it (system administrator)."""
+        subject = _staff(ctx)
+        fields, _ = await _fields(request)
+        kind = _type(fields.get("type"))
+        if kind is None:
+            raise ValidationFailed("请选择业务类型")
+        enabled = fields.get("enabled") == "1"
+
+        def work(hub: psycopg.Connection[Any]) -> None:
+            service.set_auto_rule(hub, subject, kind, enabled=enabled, note=fields.get("note", "")[:300])
+
+        await hub_work(request, work, commit=True)
+        return RedirectResponse(f"{PREFIX}/deadlines?msg=rule-set", status_code=303)
 
     return r

@@ -69,10 +69,11 @@ async def _from_session(request: Request, rt: IdentityRuntime, session_id: str) 
         if raw is None:
             raise _unauthenticated()
         session = sessions.decode(raw)
-        if not session.live(policy, now):
+        generation = await request.app.state.redis.get(sessions.generation_key(policy, session.subject.account_id))
+        if not session.live(policy, now) or sessions.revoked(session, generation):
             await request.app.state.redis.delete(key)
             raise _unauthenticated()
-        touched = sessions.Session(session.subject, session.created, now.timestamp())
+        touched = sessions.Session(session.subject, session.created, now.timestamp(), session.generation)
         await request.app.state.redis.set(key, sessions.encode(touched), ex=sessions.ttl_seconds(policy))
     except RedisError:
         raise HTTPException(status_code=503, detail="会话服务暂时不可用，请稍后再试") from None

@@ -32,7 +32,12 @@ def verify_chain(conn: psycopg.Connection[Any], chain_id: str, key: bytes | None
     expected, prev, last_seq = 1, GENESIS, 0
     heads: dict[int, bytes] = {}
     with conn.cursor(name=f"audit_{chain_id[-12:]}") as cur:
-        cur.execute(f"select {_COLUMNS} from hub.audit_log where chain_id = %s order by seq", (chain_id,))
+        # The archive holds a chain's older records (hub.audit.archive), the live log the rest.
+        cur.execute(
+            f"select {_COLUMNS} from (select {_COLUMNS} from hub.audit_log_archive where chain_id = %s "
+            f"union all select {_COLUMNS} from hub.audit_log where chain_id = %s) t order by seq",
+            (chain_id, chain_id),
+        )
         count = 0
         for row in cur:
             count += 1

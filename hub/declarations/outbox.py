@@ -121,11 +121,18 @@ class Claimed:
         }
 
 
+# A unit's commands reach the core in approval order: a command is due only when no earlier command of
+# the same unit is still pending or being sent (a retried 增员 is never overtaken by the 减员 after it).
 CLAIM = """
 with due as (
-    select command_id from hub.declaration_command
-    where (status = 'pending' and next_attempt_at <= now()) or (status = 'sending' and lease_until < now())
-    order by next_attempt_at limit %(n)s for update skip locked
+    select c.command_id from hub.declaration_command c
+    where ((c.status = 'pending' and c.next_attempt_at <= now()) or (c.status = 'sending' and c.lease_until < now()))
+      and not exists (
+        select 1 from hub.declaration_command e
+        where e.unit_id = c.unit_id and e.status in ('pending', 'sending')
+          and (e.created_at, e.declaration_id) < (c.created_at, c.declaration_id)
+      )
+    order by c.next_attempt_at limit %(n)s for update of c skip locked
 )
 update hub.declaration_command c set status = 'sending', attempts = c.attempts + 1,
     lease_until = now() + make_interval(secs => %(lease)s)

@@ -23,7 +23,7 @@ from hub.audit import sync_writer as audit
 from hub.identity import accounts
 from hub.identity.config import IdentityConfig
 from hub.identity.crypto import seal
-from hub.identity.errors import Conflict, Forbidden, NotFound
+from hub.identity.errors import Conflict, Forbidden, IdentityError, NotFound
 from hub.identity.passwords import hash_password
 
 ADMIN_ROLES = frozenset({StaffRole.SYSTEM_ADMIN, StaffRole.SECURITY_ADMIN, StaffRole.AUDITOR})
@@ -133,6 +133,53 @@ def bootstrap_staff(
             conn, action, "ok", at=now, actor_kind="system", actor="bootstrap", target_id=account_id, purpose=purpose
         )
     return account_id
+
+
+class AlreadyInstalled(IdentityError):
+    type = "already-installed"
+    title = "该管理员已存在"
+    status = 409
+
+
+def install_administrator(
+    conn: psycopg.Connection[Any],
+    cfg: IdentityConfig,
+    *,
+    role: StaffRole,
+    login: str,
+    display_name: str,
+    phone: str,
+    password: str,
+    region_codes: Iterable[str],
+    now: datetime,
+) -> str:
+    """``hub admin bootstrap``: the first holder of one of the three 三员 roles, and only the first.
+
+    Once an account holds the role, every later one comes from the application (the system
+    administrator creates accounts, the security administrator grants roles). Serialised by an
+    advisory lock, so two installers at once cannot both succeed. Never commits.
+    """
+    if role not in ADMIN_ROLES:
+        raise Forbidden("安装时只能建立系统管理员、安全管理员和审计管理员")
+    conn.execute("select pg_advisory_xact_lock(hashtext('hub.install_administrator'))")
+    held = conn.execute("select 1 from hub.account_role where role = %s limit 1", (role.value,)).fetchone()
+    if held is not None:
+        audit.event(conn, "account.install", "refused", at=now, actor_kind="system", actor="bootstrap",
+                    target_id="", purpose=role.value)  # fmt: skip
+        raise AlreadyInstalled(f"已有账号担任{_ROLE_NAMES[role]}，后续账号请由系统管理员在系统中建立")
+    return bootstrap_staff(
+        conn, cfg, login=login, display_name=display_name, phone=phone, password=password, role=role,
+        region_codes=region_codes, now=now,
+    )  # fmt: skip
+
+
+_ROLE_NAMES = {
+    StaffRole.SYSTEM_ADMIN: "系统管理员",
+    StaffRole.SECURITY_ADMIN: "安全管理员",
+    StaffRole.AUDITOR: "审计管理员",
+    StaffRole.OPERATOR: "经办人员",
+    StaffRole.REVIEWER: "审核人员",
+}
 
 
 def grant_role(

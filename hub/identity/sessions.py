@@ -32,6 +32,7 @@ class Session:
     subject: Subject
     created: float
     last_seen: float
+    generation: int = 0  # the account's session generation when it was opened (see revoke_account)
 
     def live(self, policy: SessionPolicy, now: datetime) -> bool:
         t = now.timestamp()
@@ -77,12 +78,14 @@ def subject_from_dict(d: dict[str, Any]) -> Subject:
 
 
 def encode(session: Session) -> str:
-    return json.dumps({"s": subject_to_dict(session.subject), "c": session.created, "l": session.last_seen})
+    return json.dumps(
+        {"s": subject_to_dict(session.subject), "c": session.created, "l": session.last_seen, "g": session.generation}
+    )
 
 
 def decode(raw: str | bytes) -> Session:
     d = json.loads(raw)
-    return Session(subject_from_dict(d["s"]), float(d["c"]), float(d["l"]))
+    return Session(subject_from_dict(d["s"]), float(d["c"]), float(d["l"]), int(d.get("g", 0)))
 
 
 def ttl_seconds(policy: SessionPolicy) -> int:
@@ -95,9 +98,26 @@ def create(r: redis.Redis, policy: SessionPolicy, subject: Subject, now: datetim
     grant = "ps_" + secrets.token_hex(8)
     subject = Subject(**{**subject.__dict__, "grant_id": grant})
     t = now.timestamp()
-    r.set(key(policy, session_id), encode(Session(subject, t, t)), ex=ttl_seconds(policy))
+    generation = int(r.get(generation_key(policy, subject.account_id)) or 0)
+    r.set(key(policy, session_id), encode(Session(subject, t, t, generation)), ex=ttl_seconds(policy))
     return session_id
 
 
 def destroy(r: redis.Redis, policy: SessionPolicy, session_id: str) -> None:
     r.delete(key(policy, session_id))
+
+
+def generation_key(policy: SessionPolicy, account_id: str) -> str:
+    return policy.prefix + "sess-gen:" + hashlib.sha256(account_id.encode()).hexdigest()
+
+
+def revoke_account(r: redis.Redis, policy: SessionPolicy, account_id: str) -> None:
+    """End every open session of ``account_id`` (disabled, or its rights changed): sessions remember the
+    account's generation when they were opened, and one from an older generation is refused."""
+    gen = generation_key(policy, account_id)
+    r.incr(gen)
+    r.expire(gen, int(policy.absolute.total_seconds()) + 60)
+
+
+def revoked(session: Session, current_generation: bytes | str | None) -> bool:
+    return session.generation < int(current_generation or 0)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,6 +44,7 @@ PURPOSE = "unit_activation"
 _LOGIN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{3,31}$")
 _COUNTER_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed from paper
 COUNTER_CODE_LENGTH = 12
+WRONG_COUNTER_CODE = "激活码错误或已失效"
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,12 @@ class AlreadyActivated(IdentityError):
     type = "unit-already-activated"
     title = "该单位已开通网上服务，请联系单位管理员为您创建经办人账号"
     status = 409
+
+
+class NotUnitAdministrator(Forbidden):
+    """The caller is not, now, an active administrator of a unit."""
+
+    title = "此功能仅供单位管理员使用"
 
 
 class TooManyAttempts(IdentityError):
@@ -301,7 +308,7 @@ def complete_counter(
     unit = _find_unit(core, unit_code)
     typed = _normalize_counter(code)
     if unit is None or not typed:
-        raise InvalidCode()
+        raise InvalidCode(WRONG_COUNTER_CODE)
     rows = conn.execute(
         "select id, code_hmac from hub.unit_activation_code where unit_id = %s and used_at is null "
         "and revoked_at is null and expires_at > %s and checks < %s for update",
@@ -312,10 +319,11 @@ def complete_counter(
     if match is None:
         if rows:
             conn.execute(
-                "update hub.unit_activation_code set checks = checks + 1 where id = any(%s)", ([int(i) for i, _ in rows],)
+                "update hub.unit_activation_code set checks = checks + 1 where id = any(%s)",
+                ([int(i) for i, _ in rows],),
             )
         conn.commit()
-        raise InvalidCode("激活码错误或已失效")
+        raise InvalidCode(WRONG_COUNTER_CODE)
     conn.execute("update hub.unit_activation_code set used_at = %s where id = %s", (now, match))
     return _activate(conn, cfg, unit.unit_id, fields, "counter", ip, now)
 
@@ -377,10 +385,10 @@ class Operator:
 def require_unit_admin(conn: psycopg.Connection[Any], subject: Subject) -> accounts.Account:
     """The caller's account if it is, now, an active administrator of its unit; else Forbidden."""
     if subject.kind is not SubjectKind.UNIT_OPERATOR or subject.unit_id is None:
-        raise Forbidden("此功能仅供单位管理员使用")
+        raise NotUnitAdministrator()
     account = accounts.get(conn, subject.account_id)
     if account is None or not account.active or not account.unit_admin or account.unit_id != subject.unit_id:
-        raise Forbidden("此功能仅供单位管理员使用")
+        raise NotUnitAdministrator()
     return account
 
 
@@ -416,8 +424,10 @@ def add_operator(
     me = require_unit_admin(conn, subject)
     assert me.unit_id is not None
     f = _fields(cfg, login, display_name, phone, password)
+    # The hub DB, not the session's snapshot, says who administers the unit (a handover may be recent).
+    actor = replace(subject, unit_admin=True)
     return admin.create_unit_operator(
-        conn, cfg, subject, unit_id=me.unit_id, login=f.login, display_name=f.display_name, phone=f.phone,
+        conn, cfg, actor, unit_id=me.unit_id, login=f.login, display_name=f.display_name, phone=f.phone,
         password=f.password, unit_admin=False, now=now,
     )  # fmt: skip
 
@@ -443,9 +453,7 @@ def set_operator_status(
     """Disable or re-enable another operator of the caller's unit. Unit administrator only. Never commits."""
     me = require_unit_admin(conn, subject)
     target = _colleague(conn, me, account_id)
-    conn.execute(
-        "update hub.account set status = %s where id = %s", ("active" if active else "disabled", target.id)
-    )
+    conn.execute("update hub.account set status = %s where id = %s", ("active" if active else "disabled", target.id))
     _admin_event(conn, "account.enable" if active else "account.disable", me, target.id, now)
 
 

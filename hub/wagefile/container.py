@@ -23,7 +23,6 @@ clerk instead (see ``hub.wagefile.declaration``).
 from __future__ import annotations
 
 import io
-import re
 import struct
 import zipfile
 import zlib
@@ -58,11 +57,9 @@ _NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _NS_MAIN_STRICT = "http://purl.oclc.org/ooxml/spreadsheetml/main"
 _NS_REL_STRICT = "http://purl.oclc.org/ooxml/officeDocument/relationships"
 _NS_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
-_NS_CT = "http://schemas.openxmlformats.org/package/2006/content-types"
 _NS_TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
 _NS_OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
 _NS_MANIFEST = "urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"
-_CELL_REF = re.compile(r"([A-Z]{1,3})(\d+)")
 _CHUNK = 64 * 1024
 _SMALL_PART_LIMIT = 4 * 1024 * 1024
 _BROKEN = (
@@ -435,8 +432,6 @@ class _XlsxSheetHandler(_Handler):
             self.scan.formulas.append((row, col))
 
 
-_T_TABLE = f"{_NS_TABLE} table"
-_T_ROW = f"{_NS_TABLE} table-row"
 _A_NAME = f"{_NS_TABLE} name"
 _A_FORMULA = f"{_NS_TABLE} formula"
 _A_VALUE_TYPE = f"{_NS_OFFICE} value-type"
@@ -513,7 +508,7 @@ _BIFF_VALUE_CELLS = frozenset({0x0203, 0x00FD, 0x027E, 0x0204, 0x0205, 0x00D6})
 
 
 def _inspect_ole(data: bytes, settings: WagefileSettings) -> ContainerScan:
-    import olefile  # type: ignore[import-untyped]
+    import olefile
 
     try:
         ole = olefile.OleFileIO(data)

@@ -14,6 +14,7 @@ decimals instead of being silently rounded.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from datetime import date, datetime, timedelta
@@ -101,6 +102,9 @@ def normalize_text(value: CellValue) -> str:
     return " ".join(_STRAY.split(text)).strip()
 
 
+_HUGE = Decimal(10) ** 15  # far above any wage; keeps quantize within the decimal context
+
+
 def parse_amount(value: CellValue) -> Decimal:
     """A positive amount of yuan with at most two decimals, returned with exactly two.
 
@@ -130,14 +134,21 @@ def parse_amount(value: CellValue) -> Decimal:
         raise CellValueError("应填写金额数字", "amount_format")
     if amount <= 0:
         raise CellValueError("金额必须大于0", "amount_not_positive")
+    if amount >= _HUGE:
+        raise CellValueError("金额过大，请填写以元为单位的月平均工资", "amount_too_large")
     exponent = amount.normalize().as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2:
         raise CellValueError("金额最多保留两位小数（精确到分）", "amount_decimals")
     return amount.quantize(_FEN)  # exact: at most two decimals were checked above
 
 
+_LAST_EXCEL_SERIAL = 2_958_466  # 9999-12-31 is serial 2,958,465 in the 1900 system
+
+
 def excel_serial_date(serial: float) -> date:
     """The day of an Excel (1900 system) serial number; the time of day is dropped."""
+    if not math.isfinite(serial) or not 1 <= serial < _LAST_EXCEL_SERIAL:
+        raise CellValueError("日期不正确", "date_format")  # ±inf, NaN or far past 9999-12-31
     whole = int(serial)
     if whole < 1:
         raise CellValueError("日期不正确", "date_format")

@@ -15,7 +15,8 @@ def test_every_channel_is_registered_and_only_the_hall_sees_numbers_in_full() ->
     for channel, policy in REGISTRY.items():
         assert policy.masking.id_number == (channel is not Channel.HALL)
         assert policy.masking.phone == (channel is not Channel.HALL)
-    assert Scope.CARD_READ not in REGISTRY[Channel.HOTLINE].scopes
+    assert Scope.CARD_READ in REGISTRY[Channel.HOTLINE].scopes  # its status is spoken; the number stays masked
+    assert REGISTRY[Channel.HOTLINE].masking.bank_card
     assert REGISTRY[Channel.PARTNER].scopes == frozenset({Scope.STATEMENT_READ})
 
 
@@ -45,7 +46,8 @@ def test_person_rules() -> None:
     assert rules.person_grant(_person(7), Scope.CARD_READ, None) is None
     # The scope must be in the token and allowed for the channel.
     assert rules.person_grant(_person(7, scopes=frozenset({"person:read"})), Scope.CARD_READ, FACTS) is None
-    assert rules.person_grant(_person(7, Channel.HOTLINE), Scope.CARD_READ, FACTS) is None
+    assert rules.person_grant(_person(7, Channel.HOTLINE), Scope.CARD_READ, FACTS) == rules.PersonGrant(7)
+    assert rules.person_grant(_person(7, Channel.PARTNER), Scope.CARD_READ, FACTS) is None
     op = Subject(SubjectKind.UNIT_OPERATOR, "o", "c", Channel.PORTAL, ALL, unit_id=70)
     assert rules.person_grant(op, Scope.CONTRIBUTION_READ, FACTS) == rules.PersonGrant(7, 70)
     assert rules.person_grant(op, Scope.ACCOUNT_READ, FACTS) is None

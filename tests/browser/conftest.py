@@ -34,7 +34,9 @@ def _missing(what: str) -> None:
     pytest.skip(f"{what} is missing")
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in the main thread while it is open,
+# and tests of other modules run by the same worker call asyncio.run.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         _missing(str(CHROMIUM))

@@ -35,11 +35,20 @@ def test_auth_commands(dbs: Databases) -> None:
         live = conn.execute("select count(*) from hub.signing_key where retired_at is null").fetchone()
         retired = conn.execute("select count(*) from hub.signing_key where retired_at is not null").fetchone()
     assert (live, retired) == ((3,), (1,))  # signing_keys_kept = 3
+    # The administrators come only from `hub admin bootstrap`, once per role.
+    refused = runner.invoke(
+        cli,
+        ["auth", "create-staff", "--login", "sys0", "--name", "管理员", "--phone", "13800000009",
+         "--role", "system_admin", "--region", "430102"],
+        input="Sys@admin2026\nSys@admin2026\n",
+        env=env,
+    )  # fmt: skip
+    assert refused.exit_code == 2 and "hub admin bootstrap" in refused.output
     result = runner.invoke(
         cli,
         [
-            "auth",
-            "create-staff",
+            "admin",
+            "bootstrap",
             "--login",
             "sys",
             "--name",
@@ -55,6 +64,14 @@ def test_auth_commands(dbs: Databases) -> None:
         env=env,
     )
     assert result.exit_code == 0, result.output
+    second = runner.invoke(
+        cli,
+        ["admin", "bootstrap", "--login", "sys2", "--name", "另一人", "--phone", "13800000008",
+         "--role", "system_admin", "--region", "430102"],
+        input="Sys@admin2026\nSys@admin2026\n",
+        env=env,
+    )  # fmt: skip
+    assert second.exit_code == 1 and "已有账号担任系统管理员" in second.output
     result = runner.invoke(
         cli,
         [

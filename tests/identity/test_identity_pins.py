@@ -220,8 +220,8 @@ def test_hotline_keypad_id_with_star_for_x_and_pin(dbs: Databases) -> None:
             hub, cfg, HOTLINE, keyed_id_number=keyed + "#", pin=PIN, now=T0, line="073188886666"
         )
         assert (person.person_id, person.channel, person.auth_methods) == (2001, Channel.HOTLINE, ("pin",))
-        # The hotline channel allows no card details: card:read is dropped although the client holds it.
-        assert person.scopes == frozenset({"person:read", "account:read"})
+        # Scopes are capped by the client: the hotline client here holds person, account and card reads.
+        assert person.scopes == frozenset({"person:read", "account:read", "card:read"})
         with pytest.raises(Forbidden):
             pins.hotline_session(hub, cfg, KIOSK, keyed_id_number=keyed, pin=PIN, now=T0)
         with pytest.raises(pins.InvalidPin):

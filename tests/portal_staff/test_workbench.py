@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -108,6 +109,10 @@ def test_review_one_declaration(app: Any, staff_province: Province) -> None:
         assert f"<td>{wages[first]}</td><td><strong>{new_first}</strong></td>" in page.text
         assert f"<td>{wages[second]}</td><td><strong>{wages[second]}</strong></td>" in page.text
         assert "无审核提示" in page.text
+        # times as the reviewer's wall clock shows them (UTC+8, no daylight saving)
+        assert decl.submitted_at is not None
+        shown = (decl.submitted_at.astimezone(UTC) + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
+        assert f"<dt>提交时间</dt><dd>{shown}</dd>" in page.text
 
         forged = client.post(f"/portal/staff/declarations/{decl.id}/claim", follow_redirects=False)
         assert forged.status_code == 403 and _status(staff_province, decl.id) == ("submitted", None)
@@ -274,3 +279,50 @@ def test_calendar_and_deadline_settings(app: Any, staff_province: Province) -> N
         assert re.search(
             r"<td>单位银行账户与联系人维护</td><td>2031-01-01</td><td class=\"num\">7</td><td>办事指南2031</td>", listed
         )
+
+
+def test_a_reviewer_of_another_region_sees_nothing(app: Any, staff_province: Province) -> None:
+    unit = _unit(staff_province)
+    wages = kit.last_wages(staff_province.query_url, unit["unit_id"], kit.YEAR)
+    person = sorted(wages)[4]
+    decl = _submit(staff_province, unit["unit_id"], {person: wages[person]})
+    stranger = kit.add_staff(app, staff_province.hub_url, StaffRole.REVIEWER, ("999999",))
+    path = f"/portal/staff/declarations/{decl.id}"
+    with _client(app) as client:
+        kit.log_in(client, "staff", stranger["login"], "/portal/staff")
+        assert decl.reference not in client.get("/portal/staff").text
+        assert client.get(path).status_code == 404
+        claimed = _post(client, f"{path}/claim", "/portal/staff")
+        assert claimed.status_code == 404
+    assert _status(staff_province, decl.id) == ("submitted", None)
+
+
+def test_auto_approve_rule_is_set_on_the_settings_page(app: Any, staff_province: Province) -> None:
+    unit = _unit(staff_province)
+    sysadmin = kit.add_staff(app, staff_province.hub_url, StaffRole.SYSTEM_ADMIN, (unit["region_code"],), "管理员")
+    form = "/portal/staff/deadlines"
+
+    def contact_change(name: str) -> Declaration:
+        with pg.connect(staff_province.hub_url) as hub, pg.connect(staff_province.query_url) as query:
+            decl = service.create(
+                hub, query, unit_operator(unit["unit_id"]), "unit_contact", {"contact_name": name}, uuid.uuid4().hex,
+                submit=True,
+            )  # fmt: skip
+            hub.commit()
+        return decl
+
+    with _client(app) as client:
+        kit.log_in(client, "staff", sysadmin["login"], form)
+        assert re.search(r"<td>单位银行账户与联系人维护</td><td>未开启</td>", client.get(form).text)
+        no_note = _post(client, "/portal/staff/auto-rules", form, type="unit_contact", enabled="1", note=" ")
+        assert no_note.status_code == 422 and "请填写规则说明" in no_note.text
+        on = _post(client, "/portal/staff/auto-rules", form, type="unit_contact", enabled="1", note="联系人变更风险低")
+        assert on.status_code == 303 and on.headers["location"] == "/portal/staff/deadlines?msg=rule-set"
+        assert re.search(
+            r"<td>单位银行账户与联系人维护</td><td>已开启</td><td>联系人变更风险低</td>", client.get(form).text
+        )
+        # a clean contact change is approved on submission, by the rule
+        assert contact_change("王经办").status.value == "approved"
+        off = _post(client, "/portal/staff/auto-rules", form, type="unit_contact", enabled="0", note="恢复人工审核")
+        assert off.status_code == 303
+        assert contact_change("李经办").status.value == "submitted"

@@ -43,19 +43,23 @@ class Portal:
     client: TestClient
     clock: MovableClock
     province: Province
+    current_login: str = ""
 
     def add_operator(self, unit_id: int, *, unit_admin: bool) -> str:
         """An operator account of ``unit_id`` created directly (as the system administrator would)."""
         rt = self.app.state.identity
         login = f"op{uuid.uuid4().hex[:6]}"
         with pg.connect(self.province.hub_url) as conn:
-            admin.insert_unit_operator(conn, rt.cfg, unit_id, login, "经办人", new_phone(), PW, unit_admin, rt.clock(), "t")
+            admin.insert_unit_operator(
+                conn, rt.cfg, unit_id, login, "经办人", new_phone(), PW, unit_admin, rt.clock(), "t"
+            )
             conn.commit()
         return login
 
     def login(self, unit_id: int, login: str, password: str = PW) -> None:
         """Walk the unit login (password, captcha, SMS code) as in tests/portal_unit/test_unit_wages.py."""
         self.client.cookies.clear()
+        self.current_login = login
         form = self.client.get("/auth/login?kind=unit_operator")
         started = self.client.post(
             "/auth/login",

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from hub import pg
-from tests.portal_unit_admin.conftest import Portal, csrf, hidden
+from tests.portal_unit_admin.conftest import Portal, hidden
 
 
 def _count(portal: Portal, unit_id: int, kind: str) -> int:
@@ -125,4 +125,3 @@ def test_unit_contact_masked_current_values_and_errors(unit_admin: tuple[Portal,
 def test_forms_need_a_unit_operator(portal: Portal) -> None:
     r = portal.client.get("/portal/unit/admin/change", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/auth/login")
-    assert csrf  # the helper is shared with the other modules

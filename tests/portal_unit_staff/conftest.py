@@ -6,6 +6,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,33 +26,34 @@ def hidden(html: str) -> dict[str, str]:
     return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
 
 
+def log_in(stack: ExitStack, dbs: Any, unit_id: int) -> TestClient:
+    """A client of a new operator of ``unit_id`` logged in with password, captcha and SMS code."""
+    app, _ = make_app(dbs, test_fixed_captcha="TEST", test_fixed_sms_code=CODE)
+    client = stack.enter_context(TestClient(app))
+    name = f"st{uuid.uuid4().hex[:6]}"
+    rt = app.state.identity
+    with pg.connect(dbs.hub_url) as conn:
+        phone = f"136{uuid.uuid4().int % 10**8:08d}"
+        admin.insert_unit_operator(conn, rt.cfg, unit_id, name, "经办人", phone, PW, True, rt.clock(), "t")
+        conn.commit()
+    form = client.get("/auth/login?kind=unit_operator")
+    started = client.post(
+        "/auth/login",
+        data={**hidden(form.text), "kind": "unit_operator", "unit_code": str(unit_id), "login": name,
+              "password": PW, "captcha": "TEST", "next": "/portal/unit"},
+    )  # fmt: skip
+    assert started.status_code == 200, started.text
+    done = client.post(
+        "/auth/login/verify",
+        data={**hidden(started.text), "code": CODE, "next": "/portal/unit"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/portal/unit"
+    return client
+
+
 @pytest.fixture
 def login(province: Province) -> Iterator[Login]:
-    """Log in a new operator of a unit (by id) with password, captcha and SMS code; one client each."""
+    """Log in a new operator of a unit (by id) of the seeded province; one client each."""
     with ExitStack() as stack:
-
-        def operator_of(unit_id: int) -> TestClient:
-            app, _ = make_app(province, test_fixed_captcha="TEST", test_fixed_sms_code=CODE)  # type: ignore[arg-type]
-            client = stack.enter_context(TestClient(app))
-            name = f"st{uuid.uuid4().hex[:6]}"
-            rt = app.state.identity
-            with pg.connect(province.hub_url) as conn:
-                phone = f"136{uuid.uuid4().int % 10**8:08d}"
-                admin.insert_unit_operator(conn, rt.cfg, unit_id, name, "经办人", phone, PW, True, rt.clock(), "t")
-                conn.commit()
-            form = client.get("/auth/login?kind=unit_operator")
-            started = client.post(
-                "/auth/login",
-                data={**hidden(form.text), "kind": "unit_operator", "unit_code": str(unit_id), "login": name,
-                      "password": PW, "captcha": "TEST", "next": "/portal/unit"},
-            )  # fmt: skip
-            assert started.status_code == 200, started.text
-            done = client.post(
-                "/auth/login/verify",
-                data={**hidden(started.text), "code": CODE, "next": "/portal/unit"},
-                follow_redirects=False,
-            )
-            assert done.status_code == 303 and done.headers["location"] == "/portal/unit"
-            return client
-
-        yield operator_of
+        yield lambda unit_id: log_in(stack, province, unit_id)

@@ -33,9 +33,7 @@ def open_form(client: TestClient, slug: str) -> dict[str, str]:
 
 
 def post(client: TestClient, slug: str, form: dict[str, str], values: dict[str, str], step: str) -> Any:
-    return client.post(
-        f"/portal/unit/staff/{slug}", data={**form, **values, "step": step}, follow_redirects=False
-    )
+    return client.post(f"/portal/unit/staff/{slug}", data={**form, **values, "step": step}, follow_redirects=False)
 
 
 def declarations(province: Province, unit_id: int, type_: str | None = None) -> list[dict[str, Any]]:

@@ -102,3 +102,52 @@ def private_postgres(name: str) -> Iterator[Server]:
         with contextlib.suppress(RuntimeError):
             server.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def hub_serve(core_url: str, hub_url: str, query_url: str, redis_url: str, **env: str) -> Iterator[tuple[int, int]]:
+    """`hub serve` as its own process on a free port, ready (``/readyz`` 200) when the block starts;
+    yields (port, pid)."""
+    import sys
+    import urllib.error
+    import urllib.request
+
+    port = free_port()
+    environment = {
+        **os.environ,
+        "HUB_ENVIRONMENT": "test",
+        "HUB_CORE_DB_URL": core_url,
+        "HUB_HUB_DB_URL": hub_url,
+        "HUB_QUERY_DB_URL": query_url,
+        "HUB_REDIS_URL": redis_url,
+        "HUB_SYNC__EMBEDDED": "false",
+        "HUB_HTTP_PORT": str(port),
+        "HUB_LOG_LEVEL": "WARNING",
+        **env,
+    }
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "hub"), "serve"],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60  # liveness bound for startup
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except (OSError, urllib.error.URLError):
+                pass
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "exited"
+            assert time.monotonic() < deadline, "hub serve did not become ready"
+            time.sleep(0.2)
+        yield port, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.api.conftest import Province
-from tests.reliability.servers import free_port
+from tests.reliability.servers import hub_serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("reliability")]
 
@@ -30,41 +26,8 @@ LIVENESS_SECONDS = 5.0
 
 @pytest.fixture
 def web(province: Province) -> Iterator[int]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "HUB_ENVIRONMENT": "test",
-        "HUB_CORE_DB_URL": province.core_url,
-        "HUB_HUB_DB_URL": province.hub_url,
-        "HUB_QUERY_DB_URL": province.query_url,
-        "HUB_REDIS_URL": province.redis_url,
-        "HUB_SYNC__EMBEDDED": "false",
-        "HUB_HTTP_PORT": str(port),
-        "HUB_LOG_LEVEL": "WARNING",
-    }
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "hub"), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    try:
-        deadline = time.monotonic() + 60  # liveness bound for startup
-        while True:
-            try:
-                status, _ = asyncio.run(_get(port, "/readyz"))
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "exited"
-            assert time.monotonic() < deadline, "hub serve did not become ready"
-            time.sleep(0.2)
+    with hub_serve(province.core_url, province.hub_url, province.query_url, province.redis_url) as (port, _):
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 async def _get(port: int, path: str) -> tuple[int, bytes]:

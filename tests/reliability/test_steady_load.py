@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -30,7 +28,7 @@ from hub.identity.config import IdentityConfig
 from hub.identity.tokens import issue_access_token
 from tests.api.actors import cast
 from tests.api.conftest import Province
-from tests.reliability.servers import free_port
+from tests.reliability.servers import hub_serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("reliability")]
 
@@ -50,17 +48,7 @@ def _rss_kib(pid: int) -> int:
 
 @pytest.fixture
 def server(province: Province) -> Iterator[tuple[str, int]]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "HUB_ENVIRONMENT": "test",
-        "HUB_CORE_DB_URL": province.core_url,
-        "HUB_HUB_DB_URL": province.hub_url,
-        "HUB_QUERY_DB_URL": province.query_url,
-        "HUB_REDIS_URL": province.redis_url,
-        "HUB_SYNC__EMBEDDED": "false",
-        "HUB_HTTP_PORT": str(port),
-        "HUB_LOG_LEVEL": "WARNING",
+    extra = {
         "HUB_AUTH__ISSUER": ISSUER,
         "HUB_AUTH__COOKIE_SECURE": "false",
         "HUB_AUTH__TEST_FIXED_CAPTCHA": "TEST",
@@ -70,29 +58,8 @@ def server(province: Province) -> Iterator[tuple[str, int]]:
         "HUB_AUTH__CODE_DAILY_PER_IP": "100000",
         "HUB_AUTH__REDIS_PREFIX": f"steady:{uuid.uuid4().hex[:8]}:",
     }
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "hub"), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60  # startup liveness bound
-        while True:
-            try:
-                if httpx2.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx2.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "exited"
-            assert time.monotonic() < deadline, "hub serve did not become ready"
-            time.sleep(0.2)
-        yield url, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with hub_serve(province.core_url, province.hub_url, province.query_url, province.redis_url, **extra) as (port, pid):
+        yield f"http://127.0.0.1:{port}", pid
 
 
 def _operators(province: Province, n: int) -> list[dict[str, Any]]:
@@ -195,6 +162,6 @@ def test_steady_mixed_load(server: tuple[str, int], province: Province) -> None:
     after = _rss_kib(pid)
     errors = {k: v for k, v in outcomes.items() if not k.endswith(":200")}
     assert errors == {}, errors
-    assert sum(outcomes.values()) > 100
+    assert sum(outcomes.values()) >= 2 * SECONDS  # the load really ran (at least 2 requests a second)
     # Memory flat: after warm-up, a minute of load may not grow the process by more than 32 MiB.
     assert after - before < 32 * 1024, f"RSS grew from {before} KiB to {after} KiB"

@@ -62,7 +62,8 @@ def test_submit_sm_bytes_are_what_smpplib_writes(body: str, registered: bool) ->
 def test_a_window_of_one_sends_every_part_once_without_a_recorder_thread(dbs: Databases, smsc: Smsc) -> None:
     phones = [f"1380000{i:04d}" for i in range(8)]
     enqueue_many(dbs.hub_url, phones, "verification_code", {"code": "121212"})
-    # 【湖南社保】 (6) + 26 × 4 + 𠮷 (2 units) + 。拒收请回复R (7) = 119 UTF-16 units: 2 parts of ≤ 67, more than the window
+    # 【湖南社保】 (6) + 26 × 4 + 𠮷 (2 units) + 。拒收请回复R (7) = 119 UTF-16 units:
+    # 2 parts of at most 67, more than the window
     enqueue_many(dbs.hub_url, ["13900000001"], "staff_notice", {"content": LONG})
     cfg = settings(smsc.port, window=1)
     with running(dbs.hub_url, SmppTransport(cfg.smpp), cfg) as worker:

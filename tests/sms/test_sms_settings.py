@@ -11,6 +11,8 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from hub.config.sms import SmppSettings, SmsSettings
+from tests.conftest import Databases
+from tests.sms.helpers import query
 
 PROD_OK: dict[str, Any] = {
     "transport": "smpp",
@@ -71,3 +73,16 @@ def test_hub_sms_run_refuses_to_start_in_production_with_the_file_transport(
     assert "HUB_SMS__TRANSPORT=file" in done.output
     assert "HUB_SMS__SMPP__PASSWORD" in done.output
     assert not (tmp_path / "sms").exists()  # the worker never started (the file transport makes var/sms)
+
+
+def test_the_sms_tables_are_vacuumed_early(dbs: Databases) -> None:
+    # Every state change leaves a dead row version; the default 20% scale factor lets millions pile up.
+    rows = query(
+        dbs.hub_url,
+        "select relname, reloptions from pg_class where relnamespace = 'hub'::regnamespace "
+        "and relname in ('sms_message', 'sms_segment', 'sms_receipt_orphan')",
+    )
+    assert len(rows) == 3
+    for _, options in rows:
+        assert "autovacuum_vacuum_scale_factor=0.01" in options
+        assert "autovacuum_vacuum_threshold=10000" in options

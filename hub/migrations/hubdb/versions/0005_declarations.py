@@ -85,6 +85,8 @@ STATEMENTS = (
     """,
     "create index declaration_command_due on hub.declaration_command (next_attempt_at) "
     "where status in ('pending', 'sending')",
+    "create index declaration_command_open_per_unit on hub.declaration_command (unit_id, created_at, declaration_id) "
+    "where status in ('pending', 'sending')",
     """
     create table hub.work_calendar (
         day date primary key,
