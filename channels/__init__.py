@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from channels import kiosk
+from channels import hall, kiosk
 from channels.hotline import routes as hotline
 from channels.reads import Authenticate, ReadOpener
 from channels.sessions import ChannelSessions, SessionPolicy
@@ -30,6 +30,7 @@ def mount(app: FastAPI, *, authenticate: Authenticate, open_read: ReadOpener) ->
 
     app.include_router(kiosk.router(authenticate, open_read, kiosk_sessions))
     app.include_router(hotline.router(authenticate, open_read, hotline_calls))
+    app.include_router(hall.router(authenticate, open_read))
 
 
 def _sessions(app: Any, name: str, policy: SessionPolicy) -> ChannelSessions:

@@ -90,6 +90,7 @@ class Settings(BaseSettings):
         self.auth.check_environment(self.environment)
         self.crypto.check_environment(self.environment)
         self.certificates.check_environment(self.environment)
+        self.sms.check_environment(self.environment)
         return self
 
     @property

@@ -205,15 +205,20 @@ class HubSchema(strawberry.Schema):
 
 
 def build_schema(*, production: bool) -> strawberry.Schema:
-    # Factories, not instances: a fresh extension per request (the caches are module-level LRUs).
+    # Factories, not instances: a fresh extension per request (the caches are module-level LRUs). The
+    # depth and alias limiters build a new rule class per instance, which would make every request miss
+    # the validation cache (its key includes the rules), so their rule classes are built once, here.
+    rules = [
+        *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+    ]
+    if production:
+        rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[Callable[[], SchemaExtension]] = [
         partial(ParserCache, maxsize=512),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
-        partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
-        partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
+        partial(AddValidationRules, rules),
         partial(ValidationCache, maxsize=512),
         ProblemErrors,
     ]
-    if production:
-        extensions.insert(1, partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
     return HubSchema(query=Query, extensions=extensions)

@@ -20,7 +20,7 @@ from psycopg_pool import PoolClosed, PoolTimeout
 from pydantic import BaseModel, Field
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -184,6 +184,9 @@ def unavailable(exc: BaseException) -> ServiceUnavailable | None:
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     rid = request_id_of(request)
+    if isinstance(exc, ClientDisconnect):  # the client went away mid-request: nothing is wrong here
+        log.info("request %s: client disconnected", rid)
+        return Response(status_code=499)
     busy = unavailable(exc)
     if busy is not None:
         log.warning("request %s: database unavailable (%s)", rid, type(exc).__name__)
@@ -227,6 +230,9 @@ class UnexpectedErrorMiddleware:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
             rid = str(scope.get("state", {}).get("request_id") or current_request_id.get())
+            if isinstance(exc, ClientDisconnect):  # the client went away mid-request: nothing to answer
+                log.info("request %s: client disconnected", rid)
+                return
             busy = unavailable(exc)
             if busy is not None:
                 log.warning("request %s: database unavailable (%s)", rid, type(exc).__name__)

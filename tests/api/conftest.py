@@ -29,6 +29,7 @@ PRODUCTION_AUTH = {
     "audit_anchor_key": "test-audit-anchor-" + "z" * 32,
 }
 
+PRODUCTION_SMS = {"transport": "smpp", "smpp": {"system_id": "hub", "password": "bind-pass-" + "u" * 12}}
 PRODUCTION_CERTIFICATES = {"mac_key": "test-cert-mac-" + "v" * 32, "verify_base_url": "https://hub.test/verify"}
 
 GENEROUS = {
@@ -136,6 +137,7 @@ def make_api(
         auth=PRODUCTION_AUTH if environment == "production" else {},  # type: ignore[arg-type]
         crypto={"kek": "test-data-kek-" + "w" * 32} if environment == "production" else {},  # type: ignore[arg-type]
         certificates=PRODUCTION_CERTIFICATES if environment == "production" else {},  # type: ignore[arg-type]
+        sms=PRODUCTION_SMS if environment == "production" else {},  # type: ignore[arg-type]
         **settings_extra,
     )
     app = create_app(settings, Endpoints(core_url, hub_url, query_url, redis_url))

@@ -16,6 +16,7 @@ PROD_AUTH = {
     "audit_anchor_key": "audit-anchor-production-key-555",
 }
 PROD_CRYPTO = {"kek": "a-production-data-kek-0123456789"}
+PROD_SMS = {"transport": "smpp", "smpp": {"system_id": "hub", "password": "a-real-bind-password"}}
 PROD_CERTIFICATES = {
     "mac_key": "a-production-certificate-mac-key",
     "verify_base_url": "https://ybj.example.gov.cn/verify",
@@ -29,6 +30,7 @@ def _settings(**overrides: Any) -> Settings:
         "auth": PROD_AUTH,
         "crypto": PROD_CRYPTO,
         "certificates": PROD_CERTIFICATES,
+        "sms": PROD_SMS,
     }
     values.update(overrides)
     return Settings(**values)
@@ -52,4 +54,13 @@ def test_production_refuses_debug_logging() -> None:
 
 def test_production_needs_explicit_databases() -> None:
     with pytest.raises(ValueError, match="explicit database URLs"):
-        Settings(environment="production", auth=PROD_AUTH, crypto=PROD_CRYPTO, certificates=PROD_CERTIFICATES)  # type: ignore[arg-type]
+        Settings(
+            environment="production", auth=PROD_AUTH, crypto=PROD_CRYPTO, certificates=PROD_CERTIFICATES, sms=PROD_SMS
+        )  # type: ignore[arg-type]
+
+
+def test_production_refuses_development_sms_settings() -> None:
+    with pytest.raises(ValueError, match="HUB_SMS__TRANSPORT"):
+        _settings(sms={})  # the file transport writes codes in clear
+    with pytest.raises(ValueError, match="HUB_SMS__SMPP__PASSWORD"):
+        _settings(sms={"transport": "smpp", "smpp": {"system_id": "hub", "password": ""}})

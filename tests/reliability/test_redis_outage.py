@@ -51,6 +51,8 @@ def _register(api: Api, province: Province) -> tuple[int, str]:
             "select aac002, aac003 from core.ac01 where aac067 is not null order by aac001 limit 1"
         ).fetchone()
     assert row is not None
+    # The login pages set Secure cookies outside development: talk to them as a browser would, over https.
+    api.client.base_url = "https://testserver"  # type: ignore[assignment]
     form = api.client.get("/auth/register")
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form.text))
     r = api.client.post(

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -107,9 +108,16 @@ async def _load(url: str, province: Province, operators: list[dict[str, Any]], s
     with pg.connect(province.hub_url) as conn:
         signing = keys.load(conn, DEV_KEY_ENCRYPTION_KEY)
     assert signing is not None
+    # One caller per worker (the per-subject limits are the point of a person's own burst, not of a load test).
     tokens = {
-        name: issue_access_token(people.actors[name], signing, issuer=ISSUER, audience="hub")
+        (name, n): issue_access_token(
+            replace(people.actors[name], account_id=f"{people.actors[name].account_id}-w{n}"),
+            signing,
+            issuer=ISSUER,
+            audience="hub",
+        )
         for name in ("person_a", "operator_x")
+        for n in range(WORKERS)
     }
     outcomes: Counter[str] = Counter()
     deadline = time.monotonic() + seconds
@@ -127,7 +135,7 @@ async def _load(url: str, province: Province, operators: list[dict[str, Any]], s
                 if kind == "rest":
                     r = await client.get(
                         f"/api/v1/persons/{people.a}/overview",
-                        headers={"Authorization": f"Bearer {tokens['person_a']}"},
+                        headers={"Authorization": f"Bearer {tokens[('person_a', n)]}"},
                     )
                     status = r.status_code
                 elif kind == "graphql":
@@ -135,12 +143,13 @@ async def _load(url: str, province: Province, operators: list[dict[str, Any]], s
                         "/graphql",
                         json={"query": "query($id: ID!) { person(id: $id) { overview { name } } }",
                               "variables": {"id": str(people.a)}},
-                        headers={"Authorization": f"Bearer {tokens['person_a']}"},
+                        headers={"Authorization": f"Bearer {tokens[('person_a', n)]}"},
                     )  # fmt: skip
                     status = r.status_code if "errors" not in r.json() else 599
                 elif kind == "roster":
                     r = await client.get(
-                        f"/api/v1/units/{people.x}/roster", headers={"Authorization": f"Bearer {tokens['operator_x']}"}
+                        f"/api/v1/units/{people.x}/roster",
+                        headers={"Authorization": f"Bearer {tokens[('operator_x', n)]}"},
                     )
                     status = r.status_code
                 else:
