@@ -51,7 +51,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
         )
         # Short timeouts, no long retry loops: callers decide how to degrade when Redis is down.
         app.state.redis = aioredis.Redis.from_url(
-            endpoints.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25, retry_on_timeout=False
+            endpoints.redis_url, socket_timeout=0.25, socket_connect_timeout=1.0, retry_on_timeout=False
         )
         for hook in app.state.startup_hooks:
             await hook(app)

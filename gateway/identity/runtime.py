@@ -85,7 +85,7 @@ class IdentityRuntime:
     def redis(self) -> redis.Redis:
         if self._redis is None:
             self._redis = redis.Redis.from_url(
-                self.endpoints.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25, retry_on_timeout=False
+                self.endpoints.redis_url, socket_timeout=0.25, socket_connect_timeout=1.0, retry_on_timeout=False
             )
         return self._redis
 

@@ -18,6 +18,7 @@ import orjson
 import psycopg
 from psycopg_pool import PoolClosed, PoolTimeout
 from pydantic import BaseModel, Field
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
@@ -176,9 +177,11 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 
 def unavailable(exc: BaseException) -> ServiceUnavailable | None:
-    """A database that is down or saturated is not a bug: 503 with Retry-After, logged without a traceback."""
+    """A database or Redis that is down or saturated is not a bug: 503 with Retry-After, no traceback."""
     if isinstance(exc, psycopg.OperationalError | PoolTimeout | PoolClosed):
         return ServiceUnavailable("服务暂时繁忙或正在维护，请稍后再试", retry_after=5)
+    if isinstance(exc, RedisError | TimeoutError):  # Redis slow or away (redis-py may raise the builtin)
+        return ServiceUnavailable("服务暂时繁忙，请稍后再试", retry_after=2)
     return None
 
 
