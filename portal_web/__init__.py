@@ -1,5 +1,5 @@
 """The portals' server-rendered pages (Jinja2, Simplified Chinese, no JavaScript needed): the unit
-declaration portal, with the personal portal and the agency workbench to follow, and public verification.
+declaration portal, the personal portal, the agency workbench (with 短信群发), and public verification.
 
 Mounted by the gateway, which hands in its read dependency (caller, rate limit, consistency, audit) and
 the CSRF protector of the login pages, so every front end applies the same rules.
@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from hub.access.subject import SubjectKind
 from hub.http import problem
-from portal_web import activate, declarations, unit_admin, unit_staff, workbench
+from portal_web import activate, broadcasts, declarations, unit_admin, unit_staff, workbench
 from portal_web.person import router as person_router
 from portal_web.ui import CsrfOf, error_renderer
 from portal_web.unit import ReadDependency, ui_router
@@ -28,6 +28,7 @@ def mount(app: FastAPI, *, read_dependency: ReadDependency, csrf_of: CsrfOf) -> 
     app.include_router(unit_staff.router(read_dependency))
     app.state.upload_prefixes.append(unit_staff.UPLOAD_PREFIX)
     app.include_router(person_router(read_dependency))
+    app.include_router(broadcasts.router(read_dependency))  # before the workbench: /portal/staff/sms…
     app.include_router(workbench.router(read_dependency))
     app.include_router(ui_router)
     app.include_router(unit_admin.router(read_dependency))

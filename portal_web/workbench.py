@@ -77,7 +77,7 @@ def nav_for(subject: Subject) -> tuple[tuple[str, str], ...]:
     """The staff menu: only the pages the caller's roles open."""
     items: list[tuple[str, str]] = []
     if subject.roles & access.DATA_ROLES:
-        items += [(PREFIX, "审核队列"), (f"{PREFIX}/statistics", "办件统计")]
+        items += [(PREFIX, "审核队列"), (f"{PREFIX}/statistics", "办件统计"), (f"{PREFIX}/sms", "短信群发")]
     if subject.roles & access.MAINTAINER_ROLES:
         items.append((f"{PREFIX}/calendar", "工作日历"))
     if subject.has_role(StaffRole.SYSTEM_ADMIN):

@@ -232,6 +232,11 @@ def _job(conn: Conn, job_id: int) -> dict[str, Any]:
     return row
 
 
+def get(conn: Conn, job_id: int) -> dict[str, Any]:
+    """One job's row (raises JobError when there is none)."""
+    return _job(conn, job_id)
+
+
 def approve(conn: Conn, job_id: int, approver: str) -> None:
     """A second staff member approves: never the one who created the job."""
     job = _job(conn, job_id)
