@@ -7,9 +7,6 @@ becomes a preview whose token is also the idempotency key of the declaration, so
 or reloading, never creates two.
 """
 
-import base64
-import json
-import secrets
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -23,19 +20,20 @@ from hub import pg
 from hub.access.context import ReadContext
 from hub.declarations import service as declarations
 from hub.declarations.states import Status
-from hub.errors import NotFound, ValidationFailed
+from hub.errors import ValidationFailed
 from hub.persons.estimate_inputs import region_params
 from hub.rules.params import ParameterMissing
 from hub.rules.period import Period
 from hub.units import service as units
-from hub.wagefile import RosterEntry, WagefileError, annotated_workbook, preview, read_declaration
+from hub.wagefile import RosterEntry, WagefileError, preview, read_declaration
 from hub.wagefile import declaration_template as wage_template
+from portal_web import uploads
 from portal_web.ui import csrf_of, page
 from portal_web.unit import NAV, _chrome, _operator
+from portal_web.uploads import XLSX
 
 UPLOAD_PATH = "/portal/unit/wages/upload"
-TOKEN_SECONDS = 30 * 60
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+AREA = "wage"  # of the kept uploads (portal_web.uploads)
 ReadDependency = Callable[..., AsyncIterator[ReadContext]]
 
 
@@ -48,10 +46,6 @@ def _roster(query_url: str, unit_id: int) -> list[RosterEntry]:
             (unit_id,),
         ).fetchall()
     return [RosterEntry(str(pid), str(idn), str(name)) for pid, idn, name in rows]
-
-
-def _key(token: str) -> str:
-    return f"hub:portal:wage:{token}"
 
 
 def _default_year() -> int:
@@ -140,16 +134,9 @@ def router(read_dependency: ReadDependency) -> APIRouter:
             )
             return page(request, "portal/unit_wages.html", status=exc.status, problem=exc.detail, **base)
         redis = request.app.state.redis
-        token = secrets.token_urlsafe(18)
         if not checked.ok:
             await ctx.audit.record(
                 ctx.caller, "unit.wage_upload", "unit", str(unit_id), f"errors:{len(checked.errors)}"
-            )
-            annotated = await run_in_threadpool(annotated_workbook, checked)
-            await redis.set(
-                _key(token),
-                json.dumps({"unit": unit_id, "annotated": base64.b64encode(annotated).decode()}),
-                ex=TOKEN_SECONDS,
             )
             return page(
                 request,
@@ -157,7 +144,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
                 status=422,
                 errors=[e.describe() for e in checked.errors],
                 error_count=len(checked.errors),
-                annotated_token=token,
+                annotated_token=await uploads.keep_annotated(redis, AREA, unit_id, checked),
                 **base,
             )
         rows = checked.require_clean()
@@ -174,7 +161,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
                 **base,
             )
         payload = {"year": year, "rows": [{"person_id": int(w.person_id), "monthly_wage": str(w.wage)} for w in rows]}
-        await redis.set(_key(token), json.dumps({"unit": unit_id, "payload": payload}), ex=TOKEN_SECONDS)
+        token = await uploads.keep(redis, AREA, unit_id, payload=payload)
         await ctx.audit.record(ctx.caller, "unit.wage_upload", "unit", str(unit_id), f"ok:{len(rows)}")
         return page(request, "portal/unit_wages.html", preview=shown, token=token, **base)
 
@@ -182,18 +169,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
     @r.get("/wages/annotated/{ref}")
     async def annotated(request: Request, ctx: Reading, ref: str) -> Response:
         _, unit_id = _operator(ctx)
-        raw = await request.app.state.redis.get(_key(ref)) if len(ref) < 64 else None
-        stored = json.loads(raw) if raw else None
-        if not stored or stored.get("unit") != unit_id or "annotated" not in stored:
-            raise NotFound()
-        return Response(
-            base64.b64decode(stored["annotated"]),
-            media_type=XLSX,
-            headers={
-                "Content-Disposition": "attachment; filename*=UTF-8''wages-errors.xlsx",
-                "Cache-Control": "no-store",
-            },
-        )
+        return await uploads.annotated_response(request.app.state.redis, AREA, unit_id, ref, "wages-errors.xlsx")
 
     @r.post("/wages/submit")
     async def submit(request: Request, ctx: Reading) -> Response:
@@ -202,9 +178,8 @@ def router(read_dependency: ReadDependency) -> APIRouter:
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         csrf_of(request).check(request, fields)
         token = fields.get("token", "")
-        raw = await request.app.state.redis.get(_key(token)) if 0 < len(token) < 64 else None
-        stored = json.loads(raw) if raw else None
-        if not stored or stored.get("unit") != unit_id or "payload" not in stored:
+        stored = await uploads.load(request.app.state.redis, AREA, unit_id, token)
+        if stored is None or "payload" not in stored:
             raise ValidationFailed("预览已过期，请重新上传文件")
         ep = request.app.state.endpoints
 

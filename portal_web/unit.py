@@ -16,10 +16,10 @@ from hub.access.context import ReadContext
 from hub.access.subject import Subject, SubjectKind
 from hub.errors import Forbidden, ValidationFailed
 from hub.persons import service as persons
+from hub.rules.params import BASIC_PENSION_AAE140
 from hub.units import service as units
 from portal_web.ui import LARGE, TEXT_COOKIE, csrf_of, page
 
-BASIC_PENSION = "120"  # AAE140 机关事业单位养老保险; the 职业年金 code is configurable, so it is read
 NAV = (
     ("/portal/unit", "单位基本信息"),
     ("/portal/unit/roster", "在职人员名册"),
@@ -57,10 +57,10 @@ async def insurance_names(ctx: ReadContext) -> dict[str, str]:
     """险种 labels of this scheme from the store's code table: 机关事业单位养老保险 and 职业年金 (code configurable)."""
     cur = await ctx.conn.execute(
         "select value, name from code_table where code_type = 'AAE140' and (value = %s or name like %s) order by value",
-        (BASIC_PENSION, "%职业年金%"),
+        (BASIC_PENSION_AAE140, "%职业年金%"),
     )
     names = {str(v): str(n) for v, n in await cur.fetchall()}
-    return dict(sorted(names.items(), key=lambda kv: kv[0] != BASIC_PENSION))
+    return dict(sorted(names.items(), key=lambda kv: kv[0] != BASIC_PENSION_AAE140))
 
 
 def _chrome(ctx: ReadContext, current: str, unit_name: str | None = None) -> dict[str, Any]:

@@ -12,8 +12,6 @@ another unit's person answers exactly like a missing one. The declarations thems
 ``hub.declarations.service.create`` in one hub-DB transaction per request.
 """
 
-import base64
-import json
 import secrets
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +33,8 @@ from hub.declarations import types as t
 from hub.errors import NotFound, ValidationFailed
 from hub.ids import InvalidIdentifier, id_birth_date, id_sex, validate_id_number
 from hub.persons.estimate_inputs import region_params
-from hub.rules.params import ANNUITY_AAE140, ParameterMissing, RegionParams, plan_month
+from hub.rules.backpay import estimate_back_pay
+from hub.rules.params import BASIC_PENSION_AAE140, ParameterMissing, RegionParams
 from hub.rules.period import MAX_YEAR, MIN_YEAR, Period
 from hub.units import service as units
 from hub.wagefile import (
@@ -43,7 +42,6 @@ from hub.wagefile import (
     RosterEntry,
     Upload,
     WagefileError,
-    annotated_workbook,
     read_registrations,
     read_stop_batch,
     registration_template,
@@ -52,15 +50,15 @@ from hub.wagefile import (
 from hub.wagefile.model import column_letter
 from hub.wagefile.registrations import MIN_WORKING_AGE
 from hub.wagefile.template import REGISTRATION_COLUMNS, STOP_COLUMNS, STOP_REASONS
+from portal_web import uploads
 from portal_web.ui import csrf_of, page
 from portal_web.unit import NAV, _chrome, _operator
+from portal_web.uploads import XLSX
 
 PREFIX = "/portal/unit/staff"
 UPLOAD_PREFIX = f"{PREFIX}/batch/"
-TOKEN_SECONDS = 30 * 60
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+AREA = "staff"  # of the kept uploads (portal_web.uploads)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-BASIC_PENSION = "120"
 SUSPENDED = "2"  # AAC031 暂停缴费
 NOT_FOUND_PERSON = "本单位没有该人员，请核对个人编号"
 NOT_FOUND_ENROL = (
@@ -78,44 +76,7 @@ def today() -> date:
     return datetime.now(UTC).astimezone(SHANGHAI).date()
 
 
-# Estimates of 补收 and 退收 ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BackPay:
-    """The 补收 an enrolment or resumption from a past month causes, estimated for today.
-
-    ``total`` is what is collected in cash (unit and personal shares of both 险种); ``book`` the 职业年金
-    unit share kept as a 虚账 entry; ``None`` when the region's parameters do not cover the months.
-    """
-
-    months: int
-    first: Period | None
-    last: Period | None
-    total: Decimal | None
-    book: Decimal
-
-
-def estimate_back_pay(params: RegionParams, funding: str, start: date, on: date, wage: Decimal) -> BackPay:
-    """补收 for the months from ``start``'s month to the month before ``on``'s, at ``wage`` (clamped per month).
-
-    Each month and 险种 is ``plan_month`` of the rules, as the core plans it; raises nothing: missing
-    parameters leave ``total`` unknown.
-    """
-    first, now = Period.of(start), Period.of(on)
-    if first >= now:
-        return BackPay(0, None, None, Decimal(0), Decimal(0))
-    last = now - 1
-    total = book = Decimal(0)
-    try:
-        for p in Period.range(first, last):
-            for code in (BASIC_PENSION, params.param(ANNUITY_AAE140, p.first_day)):
-                c = plan_month(params, code, p, wage, funding=funding)
-                total += c.person + (c.unit if c.real_account else 0)
-                book += 0 if c.real_account else c.unit
-    except (ParameterMissing, ValueError):  # a month without parameters, or a funding code the rules lack
-        return BackPay(now - first, first, last, None, Decimal(0))
-    return BackPay(now - first, first, last, total, book)
+# Estimates of 退收 (补收 is hub.rules.backpay) -----------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -170,7 +131,7 @@ def _resumable(query: psycopg.Connection[Any], unit_id: int) -> list[Person]:
         "where i.unit_id = %(u)s and i.insurance = %(ins)s and i.pay_status = %(s)s and not coalesce(p.retired, false) "
         "and not exists (select 1 from unit_roster o where o.person_id = p.person_id and o.end_date is null) "
         "order by p.person_id",
-        {"u": unit_id, "ins": BASIC_PENSION, "s": SUSPENDED},
+        {"u": unit_id, "ins": BASIC_PENSION_AAE140, "s": SUSPENDED},
     ).fetchall()
     return [Person(int(a), str(b or ""), str(c or ""), None, d) for a, b, c, d in rows]
 
@@ -704,10 +665,6 @@ def stops_payloads(batch: Upload[Any], roster: Sequence[Person]) -> list[dict[st
 # The router ----------------------------------------------------------------------------------------------
 
 
-def _key(token: str) -> str:
-    return f"hub:portal:staff:{token}"
-
-
 def router(read_dependency: ReadDependency) -> APIRouter:
     """The unit's person functions under /portal/unit/staff; ``read_dependency`` yields the ReadContext."""
     Reading = Annotated[ReadContext, Depends(read_dependency)]
@@ -976,16 +933,9 @@ def router(read_dependency: ReadDependency) -> APIRouter:
             await ctx.audit.record(ctx.caller, f"unit.staff.{kind}_upload", "unit", str(unit_id), f"refused:{code}")
             return page(request, "portal/unit_staff_batch.html", status=exc.status, problem=exc.detail, **base)
         redis = request.app.state.redis
-        token = secrets.token_urlsafe(18)
         if not batch.ok:
             await ctx.audit.record(
                 ctx.caller, f"unit.staff.{kind}_upload", "unit", str(unit_id), f"errors:{len(batch.errors)}"
-            )
-            annotated = await run_in_threadpool(annotated_workbook, batch)
-            await redis.set(
-                _key(token),
-                json.dumps({"unit": unit_id, "annotated": base64.b64encode(annotated).decode()}),
-                ex=TOKEN_SECONDS,
             )
             return page(
                 request,
@@ -993,27 +943,17 @@ def router(read_dependency: ReadDependency) -> APIRouter:
                 status=422,
                 errors=[e.describe() for e in batch.errors],
                 error_count=len(batch.errors),
-                annotated_token=token,
+                annotated_token=await uploads.keep_annotated(redis, AREA, unit_id, batch),
                 **base,
             )
-        await redis.set(
-            _key(token), json.dumps({"unit": unit_id, "kind": kind, "payloads": payloads}), ex=TOKEN_SECONDS
-        )
+        token = await uploads.keep(redis, AREA, unit_id, kind=kind, payloads=payloads)
         await ctx.audit.record(ctx.caller, f"unit.staff.{kind}_upload", "unit", str(unit_id), f"ok:{len(payloads)}")
         return page(request, "portal/unit_staff_batch.html", preview=shown, token=token, **base)
 
     @r.get("/batch/annotated/{ref}")
     async def batch_annotated(request: Request, ctx: Reading, ref: str) -> Response:
         _, unit_id = _operator(ctx)
-        raw = await request.app.state.redis.get(_key(ref)) if len(ref) < 64 else None
-        stored = json.loads(raw) if raw else None
-        if not stored or stored.get("unit") != unit_id or "annotated" not in stored:
-            raise NotFound()
-        return Response(
-            base64.b64decode(stored["annotated"]),
-            media_type=XLSX,
-            headers={"Content-Disposition": "attachment; filename*=UTF-8''errors.xlsx", "Cache-Control": "no-store"},
-        )
+        return await uploads.annotated_response(request.app.state.redis, AREA, unit_id, ref, "errors.xlsx")
 
     @r.post("/batch/{kind}/submit")
     async def batch_submit(request: Request, ctx: Reading, kind: str) -> Response:
@@ -1025,9 +965,8 @@ def router(read_dependency: ReadDependency) -> APIRouter:
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         csrf_of(request).check(request, fields)
         token = fields.get("token", "")
-        raw = await request.app.state.redis.get(_key(token)) if 0 < len(token) < 64 else None
-        stored = json.loads(raw) if raw else None
-        if not stored or stored.get("unit") != unit_id or stored.get("kind") != kind or "payloads" not in stored:
+        stored = await uploads.load(request.app.state.redis, AREA, unit_id, token)
+        if stored is None or stored.get("kind") != kind or "payloads" not in stored:
             raise ValidationFailed("预览已过期，请重新上传文件")
         type_ = t.DeclarationType.PERSON_REGISTER if kind == "register" else t.DeclarationType.PERSON_STOP
         ep = request.app.state.endpoints

@@ -23,6 +23,7 @@ WAGE_KINDS: frozenset[str] = frozenset({"ONPOST", "ALL", "BENEFIT"})
 
 # ya_param code naming the configurable 险种 code of 职业年金 (DOMAIN.md §2.3: no national code).
 ANNUITY_AAE140 = "ANNUITY_AAE140"
+BASIC_PENSION_AAE140 = "120"  # 机关事业单位养老保险 (a national code; the 职业年金 code is a parameter)
 
 
 class ParameterMissing(Exception):

@@ -20,12 +20,11 @@ from typing import Literal
 
 from hub.rules.contributions import Contribution, Rates, annuity_unit_share_real, base_bounds, contribution
 from hub.rules.money import to_fen
-from hub.rules.params import ANNUITY_AAE140, RegionParams
+from hub.rules.params import ANNUITY_AAE140, BASIC_PENSION_AAE140, RegionParams
 from hub.rules.period import Period
 from hub.wagefile.model import DeclaredWage
 
 # National 险种 code of 机关事业单位基本养老保险 (DOMAIN.md §2.3); not a policy number.
-BASIC_PENSION_AAE140 = "120"
 
 Clamp = Literal["lower", "upper"]
 

@@ -50,7 +50,7 @@ def test_a_token_waits_for_the_store_or_answers_503(dbs: Databases, province: Pr
         r = api.get(me, path, headers={"X-Consistency-Token": str(txid)})
         assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
         assert "retry-after" in r.headers
-        assert 0.25 <= time.monotonic() - started < 2
+        assert 0.25 <= time.monotonic() - started < 5  # it waited for the store, then gave up (bounded)
         g = api.gql(me, "{ asOf }", headers={"X-Consistency-Token": str(txid)})
         assert g.status_code == 503
         # The sync catches up while the read waits: the read then answers with the newer position.

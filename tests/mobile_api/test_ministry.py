@@ -103,10 +103,10 @@ def test_failed_trial_reopens(api: Api, province: Province, ministry: MinistryFi
 
 def test_slow_ministry_times_out(api: Api, province: Province, ministry: MinistryFixture) -> None:
     client = use_ministry(api, ministry, cache_ttl=0, timeout=0.3, failure_threshold=5)
-    ministry.set(delay=1.0)
+    ministry.set(delay=5.0)
     started = time.monotonic()
     _unavailable(api.get(None, "/app/v1/ministry/jobs"))
-    assert time.monotonic() - started < 1.0  # the app does not wait for the slow answer
+    assert time.monotonic() - started < 3.0  # liveness: the app does not wait for the 5 s answer
     assert state_of(client.breaker) is BreakerState.CLOSED  # one failure counted, threshold 5
 
 

@@ -26,7 +26,7 @@ from hub.declarations.config import DeclarationSettings
 from hub.declarations.outbox import OutboxWorker
 from hub.declarations.states import Status
 from hub.ids import make_id_number
-from portal_web.unit_staff import estimate_back_pay
+from hub.rules.backpay import estimate_back_pay
 from tests.declarations import kit
 from tests.declarations.conftest import World, world
 from tests.portal_unit_staff.conftest import log_in
