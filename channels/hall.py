@@ -146,7 +146,7 @@ def router(authenticate: Authenticate, open_read: ReadOpener, grant_seconds: int
 
         if not await run_in_threadpool(work):
             raise NotFound()
-        return hall_subject(staff)
+        return replace(hall_subject(staff), person_id=person_id)  # the row rule reads only this person
 
     @r.get("/persons/{person_id}/overview", summary="参保人基本信息", response_model=Read[PersonOverviewRead])
     async def overview(request: Request, staff: Staff, person_id: PersonId) -> Any:

@@ -45,19 +45,29 @@ async def _configure(conn: AsyncConnection[Any]) -> None:
     await conn.commit()
 
 
+async def _configure_read(conn: AsyncConnection[Any]) -> None:
+    """Query-store connections: every transaction is REPEATABLE READ, READ ONLY from its BEGIN, so a read
+    snapshot needs no SET TRANSACTION round trip (``hub.access.consistency`` sends BEGIN with its first query)."""
+    await _configure(conn)
+    await conn.set_isolation_level(psycopg.IsolationLevel.REPEATABLE_READ)
+    await conn.set_read_only(True)
+
+
 # A web request waits at most this long for a pooled connection (a server that is down or saturated
 # answers 503 with Retry-After instead of holding the client for psycopg-pool's default 30 s).
 CHECKOUT_SECONDS = 4.0
 CONNECT_SECONDS = 3
 
 
-def _pool(url: str, size: int, *, connect_timeout: int = CONNECT_SECONDS) -> AsyncConnectionPool[AsyncConnection[Any]]:
+def _pool(
+    url: str, size: int, *, connect_timeout: int = CONNECT_SECONDS, read: bool = False
+) -> AsyncConnectionPool[AsyncConnection[Any]]:
     kwargs: dict[str, Any] = {"application_name": "hub-web", "connect_timeout": connect_timeout}
     return AsyncConnectionPool(
         pg.libpq(url),
         min_size=1,
         max_size=size,
-        configure=_configure,
+        configure=_configure_read if read else _configure,
         open=False,
         kwargs=kwargs,
         timeout=CHECKOUT_SECONDS,
@@ -198,7 +208,7 @@ class ReplicaSet:
     async def _renew_pool(self, replica: Replica) -> None:
         """A fresh pool whenever a replica becomes reachable: connections kept from before an outage are
         dead, and the old pool's reconnect backoff may still be waiting. (The first pool opens here too.)"""
-        old, replica.pool = replica.pool, _pool(replica.url, replica.size, connect_timeout=2)
+        old, replica.pool = replica.pool, _pool(replica.url, replica.size, connect_timeout=2, read=True)
         await replica.pool.open(wait=False)
         self._closing.add(task := asyncio.create_task(old.close(timeout=5)))
         task.add_done_callback(self._closing.discard)
@@ -270,11 +280,14 @@ class Pools:
         if replica_urls:
             replicas = ReplicaSet(
                 query_url,
-                [Replica(url, _pool(url, size, connect_timeout=2), server_label(url), size) for url in replica_urls],
+                [
+                    Replica(url, _pool(url, size, connect_timeout=2, read=True), server_label(url), size)
+                    for url in replica_urls
+                ],
                 max_lag=max_replica_lag,
                 check_interval=replica_check_seconds,
             )
-        pools = cls(_pool(hub_url, size), _pool(query_url, size), replicas)
+        pools = cls(_pool(hub_url, size), _pool(query_url, size, read=True), replicas)
         await pools.hub.open(wait=True, timeout=30)
         await pools.query.open(wait=True, timeout=30)
         if replicas is not None:

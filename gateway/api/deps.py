@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from gateway.api.auth import CurrentSubject
+from gateway.api.auth import authenticate_and_limit
 from hub.access import consistency
 from hub.access.cache import CachedReadContext
 from hub.access.context import Caller, ReadContext
@@ -47,7 +47,6 @@ def reader(route_class: str) -> Callable[..., AsyncIterator[ReadContext]]:
 
     async def dependency(
         request: Request,
-        subject: CurrentSubject,
         # 0 means "no token": OpenAPI then shows an optional integer rather than integer-or-null.
         token: Annotated[
             int,
@@ -59,7 +58,7 @@ def reader(route_class: str) -> Callable[..., AsyncIterator[ReadContext]]:
             ),
         ] = 0,
     ) -> AsyncIterator[ReadContext]:
-        await limit(request, subject, route_class)
+        subject = await authenticate_and_limit(request, route_class)
         pools: Pools = request.app.state.pools
         # A fresh replica or the primary; with a token, only a server that has applied it.
         async with consistency.open_read(pools, token or None, timeout=request.app.state.consistency_timeout) as (

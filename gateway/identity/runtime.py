@@ -27,7 +27,7 @@ from hub.identity.clock import Clock, system_clock
 from hub.identity.config import IdentityConfig
 from hub.identity.crypto import keyed_hash
 from hub.identity.sessions import SessionPolicy
-from hub.identity.tokens import SigningKeys
+from hub.identity.tokens import SigningKeys, VerifiedTokens
 from hub.runtime import Endpoints
 from hub.settings import Settings
 
@@ -47,6 +47,7 @@ class IdentityRuntime:
     _keys_loaded: float = 0.0
     _csrf: CsrfProtect | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    verified: VerifiedTokens = field(default_factory=VerifiedTokens)
 
     @classmethod
     def build(cls, settings: Settings, endpoints: Endpoints) -> IdentityRuntime:

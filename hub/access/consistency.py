@@ -79,8 +79,15 @@ async def wait_until_visible(
 
 @asynccontextmanager
 async def _snapshot(conn: AsyncConnection[Any], server: str) -> AsyncIterator[tuple[ReadConnection, Snapshot]]:
-    await conn.execute("set transaction isolation level repeatable read, read only")
-    row = await (await conn.execute(_POSITION, (FEED,))).fetchone()
+    if conn.isolation_level == psycopg.IsolationLevel.REPEATABLE_READ and conn.read_only:
+        # A pooled query-store connection (hub.db): BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY goes
+        # out in the same round trip as the position query.
+        async with conn.pipeline():
+            cur = await conn.execute(_POSITION, (FEED,))
+        row = await cur.fetchone()
+    else:
+        await conn.execute("set transaction isolation level repeatable read, read only")
+        row = await (await conn.execute(_POSITION, (FEED,))).fetchone()
     try:
         snap = Snapshot(str(row[0]), int(row[1]), server) if row else Snapshot(NO_POSITION, 0, server)
         yield ReadConnection(conn), snap

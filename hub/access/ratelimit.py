@@ -24,28 +24,39 @@ from hub.errors import RateLimited
 
 log = logging.getLogger(__name__)
 
-# KEYS: the limit keys. ARGV: per key, its emission interval and its burst tolerance (microseconds).
+# KEYS: first ARGV[1] revocation markers (any of them existing refuses the request: {-1, 0}), then the
+# limit keys. ARGV[2..]: per limit key, its emission interval and its burst tolerance (microseconds).
+# Checking the caller's token revocation in the same call saves the request a second Redis round trip.
 GCRA_LUA = """
+local markers = tonumber(ARGV[1])
+if markers > 0 and redis.call('EXISTS', unpack(KEYS, 1, markers)) > 0 then return {-1, 0} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local wait = 0
 local tats = {}
-for i, key in ipairs(KEYS) do
-  local interval = tonumber(ARGV[2 * i - 1])
-  local tolerance = tonumber(ARGV[2 * i])
+for i = markers + 1, #KEYS do
+  local key = KEYS[i]
+  local j = i - markers
+  local interval = tonumber(ARGV[2 * j])
+  local tolerance = tonumber(ARGV[2 * j + 1])
   local tat = tonumber(redis.call('GET', key) or '0')
   if tat < now then tat = now end
   local new_tat = tat + interval
   local over = new_tat - tolerance - now
   if over > wait then wait = over end
-  tats[i] = new_tat
+  tats[j] = new_tat
 end
 if wait > 0 then return {0, wait} end
-for i, key in ipairs(KEYS) do
-  redis.call('SET', key, tats[i], 'PX', math.ceil((tats[i] - now) / 1000) + 1)
+for i = markers + 1, #KEYS do
+  local tat = tats[i - markers]
+  redis.call('SET', KEYS[i], tat, 'PX', math.ceil((tat - now) / 1000) + 1)
 end
 return {1, 0}
 """
+
+
+class Revoked(Exception):
+    """One of the revocation markers handed to ``RateLimiter.check`` exists: the caller's token is revoked."""
 
 
 @dataclass(frozen=True)
@@ -128,25 +139,34 @@ class RateLimiter:
             if dim in limits and (value := identities.get(dim))
         ]
 
-    async def check(self, route_class: str, identities: Mapping[str, str | None]) -> None:
-        """Admit the request or raise RateLimited with the seconds to wait."""
+    async def check(
+        self, route_class: str, identities: Mapping[str, str | None], revocation_markers: Sequence[str] = ()
+    ) -> None:
+        """Admit the request or raise RateLimited with the seconds to wait.
+
+        With ``revocation_markers`` (Redis keys whose existence revokes the caller's token) the same script
+        call first checks them and raises Revoked. While Redis is unreachable they are not checked: reads
+        keep working on the local limiter, and access tokens live only minutes.
+        """
         keys = self.keys_for(route_class, identities)
-        if not keys:
+        if not keys and not revocation_markers:
             return
-        wait = await self._check_redis(keys) if not self.using_fallback else None
+        wait = await self._check_redis(keys, revocation_markers) if not self.using_fallback else None
         if wait is None:
             wait = self.local.check(keys)
         if wait > 0:
             raise RateLimited(wait)
 
-    async def _check_redis(self, keys: list[tuple[str, Limit]]) -> float | None:
-        args: list[int] = []
+    async def _check_redis(self, keys: list[tuple[str, Limit]], markers: Sequence[str]) -> float | None:
+        args: list[int] = [len(markers)]
         for _, limit in keys:
             args += [limit.interval_us, limit.tolerance_us]
         try:
-            allowed, wait = await self._script(keys=[k for k, _ in keys], args=args)
+            allowed, wait = await self._script(keys=[*markers, *(k for k, _ in keys)], args=args)
         except (RedisError, OSError) as exc:
             log.warning("rate limiter: Redis unreachable (%s); using the local limiter", type(exc).__name__)
             self._redis_down_until = time.monotonic() + self._retry_after
             return None
+        if int(allowed) == -1:
+            raise Revoked()
         return 0.0 if int(allowed) == 1 else int(wait) / 1_000_000

@@ -2,8 +2,9 @@
 
 A person sees only themself; a unit operator their unit and the people on its roster (overview,
 insurance and their unit's contribution rows only); agency operators and reviewers the people and
-units of their 统筹区; the three administrators none (三员分离); a client acting for a person (a kiosk
-after card + PIN, the hotline after ID + code) what that person sees. On top, the operation's scope
+units of their 统筹区 (at a hall counter only the person whose consent they hold); the three
+administrators none (三员分离); a client acting for a person (a kiosk after card + PIN, the hotline
+after ID + code) what that person sees. On top, the operation's scope
 must be in the token and allowed for the channel. Services turn a refusal into the same ``NotFound``
 a missing record gets.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 from hub.access.channels import policy
 from hub.access.scopes import Scope
-from hub.access.subject import StaffRole, Subject, SubjectKind
+from hub.access.subject import Channel, StaffRole, Subject, SubjectKind
 
 # What a unit operator may read about the people on the roster.
 UNIT_OPERATOR_PERSON_SCOPES = frozenset({Scope.PERSON_READ, Scope.CONTRIBUTION_READ})
@@ -68,7 +69,11 @@ def person_grant(subject: Subject, scope: Scope, facts: PersonFacts | None) -> P
         if scope in UNIT_OPERATOR_PERSON_SCOPES and subject.unit_id is not None and subject.unit_id in facts.unit_ids:
             return PersonGrant(facts.person_id, subject.unit_id)
         return None
-    if _staff_sees(subject, facts.region_code):
+    if _staff_sees(subject, facts.region_code) and (
+        subject.channel is not Channel.HALL or subject.person_id == facts.person_id
+    ):
+        # At a hall counter or the 12333 agent desk staff read only the person whose consent they hold:
+        # channels/hall.py puts that person on the subject after checking the grant (hub.identity.consent).
         return PersonGrant(facts.person_id)
     return None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,9 @@ class SigningKeys:
 
     def _key_set(self) -> KeySet:
         return KeySet(list(self.keys))
+
+    def has_kid(self, kid: str | None) -> bool:
+        return kid is not None and any(k.kid == kid for k in self.keys)
 
 
 def new_key(kid: str | None = None) -> ECKey:
@@ -113,6 +117,12 @@ def verify_access_token_claims(
     token: str, keys: SigningKeys, *, issuer: str, audience: str = "hub", now: float | None = None
 ) -> tuple[Subject, dict[str, Any]]:
     """Like ``verify_access_token``, also returning the verified claims (``jti``, ``exp``, ``iat`` …)."""
+    return _verify(token, keys, issuer=issuer, audience=audience, now=now)[:2]
+
+
+def _verify(
+    token: str, keys: SigningKeys, *, issuer: str, audience: str, now: float | None
+) -> tuple[Subject, dict[str, Any], str]:
     try:
         decoded = jwt.decode(token, keys._key_set(), algorithms=[ALGORITHM])
     except (JoseError, ValueError) as exc:
@@ -142,4 +152,42 @@ def verify_access_token_claims(
         )
     except (KeyError, ValueError) as exc:
         raise InvalidToken("claims") from exc
-    return subject, dict(c)
+    return subject, dict(c), str(decoded.header.get("kid"))
+
+
+class VerifiedTokens:
+    """Access tokens this process has verified, remembered until they expire (bounded, least recently used).
+
+    A token is the same bytes every time its holder sends it, so a second signature check proves
+    nothing new: a hit is exactly the earlier verification, re-checked against the clock (``exp``),
+    the issuer and audience asked for, and the current key set (a token whose signing key has left the
+    set is verified afresh, and so refused). Revocation is not cached here: callers check it per request.
+    """
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self.max_entries = max_entries
+        self.hits = 0
+        self._entries: OrderedDict[str, tuple[Subject, dict[str, Any], str, str, str]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def verify(
+        self, token: str, keys: SigningKeys, *, issuer: str, audience: str = "hub", now: float | None = None
+    ) -> tuple[Subject, dict[str, Any]]:
+        """Like ``verify_access_token_claims``, answering a repeated token from memory."""
+        current = time.time() if now is None else now
+        hit = self._entries.get(token)
+        if hit is not None:
+            subject, claims, kid, iss, aud = hit
+            if claims["exp"] > current and iss == issuer and aud == audience and keys.has_kid(kid):
+                self._entries.move_to_end(token)
+                self.hits += 1
+                return subject, claims
+            del self._entries[token]
+        subject, claims, kid = _verify(token, keys, issuer=issuer, audience=audience, now=current)
+        if self.max_entries > 0:
+            self._entries[token] = (subject, claims, kid, issuer, audience)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return subject, claims

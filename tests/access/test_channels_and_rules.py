@@ -70,3 +70,26 @@ def test_staff_rules_and_separation_of_duties() -> None:
     assert not rules.audit_allowed(staff(StaffRole.SECURITY_ADMIN))
     assert not rules.audit_allowed(_person(7))
     assert PERSON_SCOPES <= ALL_SCOPES
+
+
+def test_hall_staff_read_only_the_person_whose_consent_they_hold() -> None:
+    """On the hall channel the row rule itself needs the consented person on the subject (channels/hall.py
+    sets it after checking the grant); region and role alone are not enough there."""
+    from dataclasses import replace
+
+    reviewer = Subject(
+        SubjectKind.STAFF,
+        "s",
+        "c",
+        Channel.HALL,
+        ALL,
+        roles=frozenset({StaffRole.REVIEWER}),
+        region_codes=frozenset({"430100"}),
+    )
+    assert rules.person_grant(reviewer, Scope.PERSON_READ, FACTS) is None  # no consent on the subject
+    other = replace(reviewer, person_id=FACTS.person_id + 1)
+    assert rules.person_grant(other, Scope.PERSON_READ, FACTS) is None  # consent for someone else
+    consented = replace(reviewer, person_id=FACTS.person_id)
+    assert rules.person_grant(consented, Scope.PERSON_READ, FACTS) == rules.PersonGrant(FACTS.person_id)
+    away = replace(consented, region_codes=frozenset({"430200"}))
+    assert rules.person_grant(away, Scope.PERSON_READ, FACTS) is None  # consent does not widen the region
