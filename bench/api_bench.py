@@ -57,7 +57,6 @@ DB_PREFIX = "bench_api_"
 GATEWAY_ENV = {
     "HUB_ENVIRONMENT": "production",
     "HUB_LOG_LEVEL": "WARNING",
-    "HUB_SYNC__EMBEDDED": "false",
     "HUB_AUTH__ISSUER": "https://hub.bench",
     "HUB_AUTH__CODE_HMAC_KEY": "bench-code-hmac-key-" + "c" * 32,
     "HUB_AUTH__KEY_ENCRYPTION_KEY": "bench-key-encryption-key-" + "k" * 32,
@@ -119,7 +118,7 @@ def gateway_app() -> Any:
         audit = app.state.audit
         proof = {
             "environment": settings.environment,
-            "sync_embedded": settings.sync.embedded,
+            "sync_embedded": settings.sync_in_web_process,
             "token_check": {
                 "verifier": "gateway.identity.deps.current_subject (JWKS from the hub DB, revocation in Redis)",
                 "identity_area_mounted": hasattr(app.state, "identity"),

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
-    """Build the app for ``settings``; the sync worker runs inside it when ``settings.sync.embedded``."""
+    """Build the app for ``settings``; the sync worker runs inside it when ``settings.sync_in_web_process``."""
     registry = CollectorRegistry()
     lag_gauge = Gauge(
         "hub_sync_lag_seconds", "Age of the oldest committed core change not yet applied", registry=registry
@@ -57,7 +57,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
             await hook(app)
         stop = threading.Event()
         thread: threading.Thread | None = None
-        if settings.sync.embedded:
+        if settings.sync_in_web_process:
             worker = SyncWorker.from_settings(endpoints.core_db_url, endpoints.query_db_url, settings.sync)
             thread = threading.Thread(target=worker.run, args=(stop,), name="sync", daemon=True)
             thread.start()

@@ -27,7 +27,11 @@ class SyncSettings(BaseModel):
     idle_wait_seconds: float = Field(1.0, gt=0, description="longest wait for a NOTIFY before polling")
     lag_alarm_seconds: float = Field(5.0, gt=0, description="lag above which /healthz reports an alarm")
     prune_after_hours: float = Field(72.0, gt=0, description="applied changes older than this are pruned")
-    embedded: bool = Field(True, description="run the sync worker inside the web process")
+    embedded: bool | None = Field(
+        None,
+        description="run the sync worker inside the web process; unset: yes outside production, "
+        "and production refuses it (`hub sync run` is the one writer there)",
+    )
 
 
 class Settings(BaseSettings):
@@ -84,6 +88,8 @@ class Settings(BaseSettings):
             raise ValueError("set all of HUB_CORE_DB_URL, HUB_HUB_DB_URL and HUB_QUERY_DB_URL, or none")
         if self.environment == "production" and not all(urls):
             raise ValueError("production needs explicit database URLs; nothing embedded runs there")
+        if self.environment == "production" and self.sync.embedded:
+            raise ValueError("production runs the sync as its own process (`hub sync run`): unset HUB_SYNC__EMBEDDED")
         if self.environment == "production" and self.log_level == "DEBUG":
             raise ValueError("production refuses HUB_LOG_LEVEL=DEBUG (debug output may carry personal data)")
         # Refuses test-only bypasses (fixed captcha or SMS code) and development secrets in production.
@@ -92,6 +98,11 @@ class Settings(BaseSettings):
         self.certificates.check_environment(self.environment)
         self.sms.check_environment(self.environment)
         return self
+
+    @property
+    def sync_in_web_process(self) -> bool:
+        """Whether the web process runs the sync worker (``HUB_SYNC__EMBEDDED``; by default only outside production)."""
+        return self.environment != "production" if self.sync.embedded is None else self.sync.embedded
 
     @property
     def embedded_databases(self) -> bool:

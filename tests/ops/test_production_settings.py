@@ -64,3 +64,12 @@ def test_production_refuses_development_sms_settings() -> None:
         _settings(sms={})  # the file transport writes codes in clear
     with pytest.raises(ValueError, match="HUB_SMS__SMPP__PASSWORD"):
         _settings(sms={"transport": "smpp", "smpp": {"system_id": "hub", "password": ""}})
+
+
+def test_the_sync_runs_in_the_web_process_only_outside_production() -> None:
+    assert not _settings().sync_in_web_process  # unset: production runs `hub sync run` on its own
+    assert _settings(sync={"embedded": False}).sync_in_web_process is False
+    with pytest.raises(ValueError, match="HUB_SYNC__EMBEDDED"):
+        _settings(sync={"embedded": True})  # two web nodes would each run a writer
+    assert _settings(environment="development").sync_in_web_process  # the demo: one process does everything
+    assert not _settings(environment="test", sync={"embedded": False}).sync_in_web_process
