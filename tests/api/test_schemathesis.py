@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from tests.api.actors import cast
 from tests.api.conftest import Api, Province
+from tests.fuzz.sizes import examples
 
 
 def _operations(api: Api) -> list[Any]:
@@ -41,7 +42,7 @@ def test_openapi_operations_never_fail_or_violate_their_schema(
 
 
 def _fuzz(api: Api, operation: Any, bearer: str) -> None:
-    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(max_examples=examples(25), deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(case=operation.as_strategy())
     def check(case: Any) -> None:
         kwargs = case.as_transport_kwargs(headers={"Authorization": f"Bearer {bearer}"})
@@ -73,7 +74,7 @@ _ID = st.one_of(st.integers(min_value=-(2**70), max_value=2**70).map(str), st.te
 def test_graphql_with_odd_ids_never_fails(api: Api, province: Province, field: str) -> None:
     me = cast(province).actors["person_a"]
 
-    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(max_examples=examples(30), deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(pid=_ID, first=st.integers(min_value=-(2**40), max_value=2**40), after=st.text(max_size=40))
     def check(pid: str, first: int, after: str) -> None:
         q = "query($id: ID!) { person(id: $id) { " + field + " } }"
@@ -232,7 +233,7 @@ def test_graphql_schema_operations_never_fail_or_violate_the_schema(
 
     for operation in operations:
 
-        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=examples(40), deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(case=operation.as_strategy())
         def check(case: Any) -> None:
             nonlocal seen_data

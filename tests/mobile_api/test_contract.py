@@ -14,6 +14,7 @@ from mobile_api.errors import CODES
 from mobile_api.ministry_fixture import MinistryFixture
 from tests.api.actors import cast
 from tests.api.conftest import Api, Province
+from tests.fuzz.sizes import examples
 from tests.mobile_api.conftest import app_person, use_ministry
 
 
@@ -37,7 +38,7 @@ def test_app_operations_never_fail_or_violate_their_schema(
 
 
 def _fuzz(api: Api, operation: Any, bearer: str) -> None:
-    @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(max_examples=examples(20), deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(case=operation.as_strategy())
     def check(case: Any) -> None:
         kwargs = case.as_transport_kwargs(headers={"Authorization": f"Bearer {bearer}"})

@@ -17,12 +17,13 @@ from hub import migrations, pg
 from sync.backfill import backfill
 from tests.api.actors import cast
 from tests.api.conftest import Api, Province, make_api
+from tests.reliability.report import record, size
 from tests.reliability.servers import private_postgres
 from tests.replica.cluster import Server
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("reliability")]
 
-DOWN_SECONDS = 10.0
+DOWN_SECONDS = size("QUERY_DOWN_SECONDS", 10.0)  # 60 s in bench/reliability.py
 LIVENESS_SECONDS = 8.0  # above the 4 s pool checkout bound, below redis-py's 10 s retries
 THREADS = 4
 
@@ -79,10 +80,13 @@ def test_query_store_down_answers_503_then_recovers(province: Province, store_se
         assert retry_after and all(v.isdigit() and int(v) > 0 for v in retry_after), retry_after
         assert max(latencies) < LIVENESS_SECONDS, f"a read waited {max(latencies):.2f} s"
 
+        down = {"seconds": DOWN_SECONDS, "statuses": dict(statuses), "max_latency_s": round(max(latencies), 3)}
         store_server.start()
-        deadline = time.monotonic() + 30  # liveness: the pool reconnects on its own
+        started = time.monotonic()
+        deadline = started + 30  # liveness: the pool reconnects on its own
         while True:
             statuses, _, _ = _hammer(api, province, 0.5)
             if set(statuses) == {200}:
                 break
             assert time.monotonic() < deadline, f"reads did not recover: {statuses}"
+        record("query_store_down", **down, recovered_after_s=round(time.monotonic() - started, 2))

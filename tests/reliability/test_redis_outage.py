@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -17,11 +18,12 @@ import pytest
 from hub import pg
 from tests.api.actors import cast
 from tests.api.conftest import Api, Province, make_api
+from tests.reliability.report import percentile, record, size
 from tests.reliability.servers import PrivateRedis
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("reliability")]
 
-PAUSE_SECONDS = 5.0
+PAUSE_SECONDS = size("REDIS_PAUSE_SECONDS", 5.0)  # 30 s in bench/reliability.py
 LIVENESS_SECONDS = 2.0  # far above the 0.25 s Redis timeout, far below redis-py's retry loops
 
 
@@ -61,8 +63,17 @@ def _register(api: Api, province: Province) -> tuple[int, str]:
     return r.status_code, r.text
 
 
-def _check(results: list[tuple[int, float]]) -> None:
+def _check(results: list[tuple[int, float]], phase: str) -> None:
     assert results, "no request finished"
+    times = [t for _, t in results]
+    record(
+        f"redis_{phase}",
+        reads=len(results),
+        statuses=dict(Counter(s for s, _ in results)),
+        p50_s=round(percentile(times, 0.5), 4),
+        p99_s=round(percentile(times, 0.99), 4),
+        max_s=round(max(times), 4),
+    )
     statuses = {s for s, _ in results}
     assert statuses == {200}, statuses  # no 5xx, no 429 from a limiter that lost its store
     latencies = sorted(t for _, t in results)
@@ -73,10 +84,10 @@ def _check(results: list[tuple[int, float]]) -> None:
 
 def test_redis_paused_then_killed(province: Province, redis_server: PrivateRedis) -> None:
     with make_api(province.core_url, province.query_url, province.hub_url, redis_server.url) as api:
-        _check(_reads(api, province, 0.5))  # warm: Redis answering
+        _check(_reads(api, province, 0.5), "up")  # warm: Redis answering
 
         redis_server.pause()
-        _check(_reads(api, province, PAUSE_SECONDS))
+        _check(_reads(api, province, PAUSE_SECONDS), "paused")
         t0 = time.monotonic()
         status, text = _register(api, province)
         assert time.monotonic() - t0 < LIVENESS_SECONDS
@@ -84,7 +95,7 @@ def test_redis_paused_then_killed(province: Province, redis_server: PrivateRedis
         assert "短信服务暂时不可用" in text
 
         redis_server.kill()
-        _check(_reads(api, province, 1.0))
+        _check(_reads(api, province, 1.0), "killed")
         status, text = _register(api, province)
         assert status == 503
         assert "短信服务暂时不可用" in text

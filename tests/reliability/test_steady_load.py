@@ -8,7 +8,6 @@ pages (password, captcha, SMS code). 10 minutes with p99 against the targets is 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import time
 import uuid
@@ -29,11 +28,12 @@ from hub.identity.config import IdentityConfig
 from hub.identity.tokens import issue_access_token
 from tests.api.actors import cast
 from tests.api.conftest import Province
+from tests.reliability.report import percentile, record, size
 from tests.reliability.servers import hub_serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("reliability")]
 
-SECONDS = float(os.environ.get("HUB_TEST_STEADY_SECONDS", "60"))
+SECONDS = size("STEADY_SECONDS", 60.0)  # 600 s in bench/reliability.py
 WORKERS = 6
 ISSUER = "http://hub.test"
 PW = "Steady@2026load"
@@ -103,7 +103,9 @@ async def _login(client: httpx2.AsyncClient, op: dict[str, Any]) -> int:
     return page.status_code
 
 
-async def _load(url: str, province: Province, operators: list[dict[str, Any]], seconds: float) -> Counter[str]:
+async def _load(
+    url: str, province: Province, operators: list[dict[str, Any]], seconds: float
+) -> tuple[Counter[str], dict[str, list[float]]]:
     people = cast(province)
     with pg.connect(province.hub_url) as conn:
         signing = keys.load(conn, DEV_KEY_ENCRYPTION_KEY)
@@ -120,6 +122,7 @@ async def _load(url: str, province: Province, operators: list[dict[str, Any]], s
         for n in range(WORKERS)
     }
     outcomes: Counter[str] = Counter()
+    latencies: dict[str, list[float]] = {}
     deadline = time.monotonic() + seconds
 
     async def worker(n: int) -> None:
@@ -132,6 +135,7 @@ async def _load(url: str, province: Province, operators: list[dict[str, Any]], s
                 i += 1
                 client.headers["X-Forwarded-For"] = f"10.1.{n}.{i % 250 + 1}"
                 kind = ("rest", "graphql", "roster", "login")[(n + i) % 4]
+                started = time.monotonic()
                 if kind == "rest":
                     r = await client.get(
                         f"/api/v1/persons/{people.a}/overview",
@@ -156,19 +160,31 @@ async def _load(url: str, province: Province, operators: list[dict[str, Any]], s
                     # Each worker logs in its own operators: one person does not log in twice at once.
                     status = await _login(client, operators[(n + WORKERS * i) % len(operators)])
                 outcomes[f"{kind}:{status}"] += 1
+                latencies.setdefault(kind, []).append(time.monotonic() - started)
 
     await asyncio.gather(*(worker(n) for n in range(WORKERS)))
-    return outcomes
+    return outcomes, latencies
 
 
 def test_steady_mixed_load(server: tuple[str, int], province: Province) -> None:
     url, pid = server
     operators = _operators(province, 12)
-    warm = asyncio.run(_load(url, province, operators, 5.0))
+    warm, _ = asyncio.run(_load(url, province, operators, 5.0))
     assert {k for k in warm if not k.endswith(":200")} == set(), warm
     before = _rss_kib(pid)
-    outcomes = asyncio.run(_load(url, province, operators, SECONDS))
+    outcomes, latencies = asyncio.run(_load(url, province, operators, SECONDS))
     after = _rss_kib(pid)
+    record(
+        "steady_load",
+        seconds=SECONDS,
+        workers=WORKERS,
+        outcomes=dict(outcomes),
+        rss_kib={"before": before, "after": after},
+        latency_s={
+            kind: {"n": len(v), "p50": round(percentile(v, 0.5), 4), "p99": round(percentile(v, 0.99), 4)}
+            for kind, v in latencies.items()
+        },
+    )
     errors = {k: v for k, v in outcomes.items() if not k.endswith(":200")}
     assert errors == {}, errors
     assert sum(outcomes.values()) >= 2 * SECONDS  # the load really ran (at least 2 requests a second)
