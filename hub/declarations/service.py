@@ -408,49 +408,41 @@ def _reason(reason: str) -> str:
     return text
 
 
-def reject(
-    conn: psycopg.Connection[Any], subject: Subject, declaration_id: int, reason: str, *, now: datetime | None = None
+def _decide(
+    conn: psycopg.Connection[Any],
+    subject: Subject,
+    declaration_id: int,
+    reason: str,
+    action: Action,
+    now: datetime | None,
 ) -> Declaration:
-    """不予受理, with a reason the unit sees."""
+    """A reviewer's decision with a reason the unit sees, on a submission the reviewer holds: a rejection
+    finishes it, a return hands it back to the unit (and out of the reviewer's hands)."""
     access.require_reviewer(subject)
     text = _reason(reason)
     decl = _visible(conn, subject, declaration_id, lock=True)
     _holding(decl, subject)
     at = _now(now)
-    return transition(
-        conn,
-        decl,
-        Action.REJECT,
-        Actor.of(subject),
-        at=at,
-        why=text,
-        decided_by=subject.account_id,
-        decided_at=at,
-        finished_at=at,
+    changes: dict[str, Any] = (
+        {"finished_at": at} if action is Action.REJECT else {"claimed_by": None, "claimed_at": None}
     )
+    return transition(
+        conn, decl, action, Actor.of(subject), at=at, why=text, decided_by=subject.account_id, decided_at=at, **changes
+    )
+
+
+def reject(
+    conn: psycopg.Connection[Any], subject: Subject, declaration_id: int, reason: str, *, now: datetime | None = None
+) -> Declaration:
+    """不予受理, with a reason the unit sees."""
+    return _decide(conn, subject, declaration_id, reason, Action.REJECT, now)
 
 
 def return_for_correction(
     conn: psycopg.Connection[Any], subject: Subject, declaration_id: int, reason: str, *, now: datetime | None = None
 ) -> Declaration:
     """退回修改: the unit corrects the content and submits again."""
-    access.require_reviewer(subject)
-    text = _reason(reason)
-    decl = _visible(conn, subject, declaration_id, lock=True)
-    _holding(decl, subject)
-    at = _now(now)
-    return transition(
-        conn,
-        decl,
-        Action.RETURN,
-        Actor.of(subject),
-        at=at,
-        why=text,
-        decided_by=subject.account_id,
-        decided_at=at,
-        claimed_by=None,
-        claimed_at=None,
-    )
+    return _decide(conn, subject, declaration_id, reason, Action.RETURN, now)
 
 
 @dataclass(frozen=True)
