@@ -46,11 +46,12 @@ async def _configure(conn: AsyncConnection[Any]) -> None:
 
 
 async def _configure_read(conn: AsyncConnection[Any]) -> None:
-    """Query-store connections: every transaction is REPEATABLE READ, READ ONLY from its BEGIN, so a read
-    snapshot needs no SET TRANSACTION round trip (``hub.access.consistency`` sends BEGIN with its first query)."""
-    await _configure(conn)
-    await conn.set_isolation_level(psycopg.IsolationLevel.REPEATABLE_READ)
-    await conn.set_read_only(True)
+    """Query-store connections are read only and in autocommit: a read snapshot (``hub.access.consistency``)
+    opens its REPEATABLE READ transaction itself, in the same round trip as its first query."""
+    await conn.execute("set timezone = 'UTC'")
+    await conn.execute("set default_transaction_read_only = on")
+    await conn.commit()
+    await conn.set_autocommit(True)
 
 
 # A web request waits at most this long for a pooled connection (a server that is down or saturated

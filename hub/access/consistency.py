@@ -44,6 +44,14 @@ _POSITION = (
 )
 
 
+# The same, opening the read-only REPEATABLE READ transaction (no parameters: one simple-protocol message).
+_BEGIN_POSITION = (
+    "begin isolation level repeatable read, read only; "
+    "select c.prev_snapshot, coalesce((select max(e.id) from sync_event e), 0) from sync_checkpoint c "
+    f"where c.feed = '{FEED}'"
+)
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """What one read sees: the sync position (``as_of``), the newest sync event id, and the server."""
@@ -55,7 +63,9 @@ class Snapshot:
 
 async def _wait_on(conn: AsyncConnection[Any], txid: int, deadline: float, poll: float) -> bool:
     """Poll ``conn`` until core transaction ``txid`` is applied there; False once ``deadline`` passed."""
-    await conn.set_autocommit(True)
+    was_autocommit = conn.autocommit
+    if not was_autocommit:
+        await conn.set_autocommit(True)
     try:
         while True:
             row = await (await conn.execute(_VISIBLE, (str(txid), FEED))).fetchone()
@@ -65,7 +75,8 @@ async def _wait_on(conn: AsyncConnection[Any], txid: int, deadline: float, poll:
                 return False
             await asyncio.sleep(min(poll, max(0.0, deadline - time.monotonic())))
     finally:
-        await conn.set_autocommit(False)
+        if not was_autocommit:
+            await conn.set_autocommit(False)
 
 
 async def wait_until_visible(
@@ -79,15 +90,21 @@ async def wait_until_visible(
 
 @asynccontextmanager
 async def _snapshot(conn: AsyncConnection[Any], server: str) -> AsyncIterator[tuple[ReadConnection, Snapshot]]:
-    if conn.isolation_level == psycopg.IsolationLevel.REPEATABLE_READ and conn.read_only:
-        # A pooled query-store connection (hub.db): BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY goes
-        # out in the same round trip as the position query.
-        async with conn.pipeline():
-            cur = await conn.execute(_POSITION, (FEED,))
+    if conn.autocommit:
+        # A pooled query-store connection (hub.db keeps them in autocommit): the transaction is opened by
+        # hand, BEGIN and the position query in one simple-protocol round trip, and ended the same way.
+        cur = await conn.execute(_BEGIN_POSITION)
+        cur.nextset()  # past BEGIN's empty result to the position row
         row = await cur.fetchone()
-    else:
-        await conn.execute("set transaction isolation level repeatable read, read only")
-        row = await (await conn.execute(_POSITION, (FEED,))).fetchone()
+        try:
+            snap = Snapshot(str(row[0]), int(row[1]), server) if row else Snapshot(NO_POSITION, 0, server)
+            yield ReadConnection(conn), snap
+        finally:
+            if not conn.closed:
+                await conn.execute("rollback")
+        return
+    await conn.execute("set transaction isolation level repeatable read, read only")
+    row = await (await conn.execute(_POSITION, (FEED,))).fetchone()
     try:
         snap = Snapshot(str(row[0]), int(row[1]), server) if row else Snapshot(NO_POSITION, 0, server)
         yield ReadConnection(conn), snap
