@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from starlette.routing import BaseRoute
 
 import channels
 import mobile_api
@@ -158,4 +159,20 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
     channels.mount(app, authenticate=authenticate, open_read=api_deps.read_as)  # /kiosk/v1, /hotline/v1
     # The unit portal's pages: the API's read dependency and the login pages' CSRF protector.
     portal_web.mount(app, read_dependency=api_deps.reader("read"), csrf_of=lambda a: a.state.identity.csrf)
+    _api_routes_first(app)
     return app
+
+
+def _api_routes_first(app: FastAPI) -> None:
+    """Match /api and /graphql before the pages: every request walks the routes in order, and the busiest
+    paths need not be tried against a hundred page routes first. No path of one group matches the other."""
+
+    def api(route: BaseRoute) -> bool:
+        router = getattr(route, "original_router", None)  # an included router
+        if router is None:
+            return False
+        return str(router.prefix).startswith("/api/") or any(
+            getattr(r, "path", "") == "/graphql" for r in router.routes
+        )
+
+    app.router.routes.sort(key=lambda route: not api(route))
