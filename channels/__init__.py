@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from channels import hall, kiosk
+from channels import hall, hall_phone, kiosk, kiosk_cert, kiosk_phone
 from channels.hotline import routes as hotline
 from channels.reads import Authenticate, ReadOpener
 from channels.sessions import ChannelSessions, SessionPolicy
@@ -29,8 +29,11 @@ def mount(app: FastAPI, *, authenticate: Authenticate, open_read: ReadOpener) ->
         return _sessions(a, "hotline", SessionPolicy(CALL_SECONDS, CALL_SECONDS, ""))
 
     app.include_router(kiosk.router(authenticate, open_read, kiosk_sessions))
+    app.include_router(kiosk_cert.router(authenticate, kiosk_sessions))  # 待遇资格认证 at the kiosk
     app.include_router(hotline.router(authenticate, open_read, hotline_calls))
     app.include_router(hall.router(authenticate, open_read))
+    app.include_router(kiosk_phone.router(authenticate, kiosk_sessions))  # 手机号码找回 at the kiosk
+    app.include_router(hall_phone.router(authenticate))  # 手机号码找回 at the counter
 
 
 def _sessions(app: Any, name: str, policy: SessionPolicy) -> ChannelSessions:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from channels.errors import ChannelRefused, DeviceRefused
+from channels.errors import ALNUM, CHANNEL_RESPONSES, PRINTABLE, TICKET, ChannelRefused, DeviceRefused
 from channels.reads import Authenticate, ReadOpener
 from hub.access.rules import DATA_ROLES
 from hub.access.scopes import PERSON_SCOPES
@@ -32,21 +32,21 @@ PersonId = Annotated[int, Path(ge=1, lt=2**63, description="参保人编号")]
 
 
 class ConsentAsk(BaseModel):
-    document_type: str = Field("01", max_length=4, description="参保人证件类型")
-    document_number: str = Field(min_length=6, max_length=30, description="参保人证件号码")
+    document_type: str = Field("01", max_length=4, pattern=ALNUM, description="参保人证件类型")
+    document_number: str = Field(min_length=6, max_length=30, pattern=ALNUM, description="参保人证件号码")
 
 
 class ConsentCode(BaseModel):
-    ticket: str = Field(min_length=8, max_length=100)
+    ticket: str = Field(min_length=8, max_length=100, pattern=TICKET)
     code: str = Field(min_length=6, max_length=6, pattern=r"^\d{6}$", description="参保人念出的短信验证码")
 
 
 class WrittenAuthorisation(BaseModel):
-    document_type: str = Field("01", max_length=4, description="参保人证件类型")
-    document_number: str = Field(min_length=6, max_length=30, description="参保人证件号码")
-    authorisation_number: str = Field(min_length=1, max_length=64, description="授权委托书编号")
-    agent_document_type: str = Field("01", max_length=4, description="受托人证件类型")
-    agent_document_number: str = Field(min_length=6, max_length=30, description="受托人证件号码")
+    document_type: str = Field("01", max_length=4, pattern=ALNUM, description="参保人证件类型")
+    document_number: str = Field(min_length=6, max_length=30, pattern=ALNUM, description="参保人证件号码")
+    authorisation_number: str = Field(min_length=1, max_length=64, pattern=PRINTABLE, description="授权委托书编号")
+    agent_document_type: str = Field("01", max_length=4, pattern=ALNUM, description="受托人证件类型")
+    agent_document_number: str = Field(min_length=6, max_length=30, pattern=ALNUM, description="受托人证件号码")
 
 
 class ConsentSent(BaseModel):
@@ -68,7 +68,7 @@ def hall_subject(staff: Subject) -> Subject:
 
 def router(authenticate: Authenticate, open_read: ReadOpener, grant_seconds: int = consent.GRANT_SECONDS) -> APIRouter:
     """``grant_seconds``: how long a consent lets the staff member read the person (30 minutes by default)."""
-    r = APIRouter(prefix="/hall/v1", tags=["大厅服务"])
+    r = APIRouter(prefix="/hall/v1", tags=["大厅服务"], responses=CHANNEL_RESPONSES)
 
     async def staff_member(request: Request) -> Subject:
         subject = await authenticate(request)

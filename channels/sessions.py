@@ -108,6 +108,37 @@ class ChannelSessions:
             raw = self.redis.get(key)
             if raw is None or json.loads(raw)["device"] != device.client_id:
                 return False
+            self.redis.delete(self._kept_key(token))
             return bool(self.redis.delete(key))
+        except RedisError:
+            raise ServiceUnavailable("自助服务暂时不可用，请稍后再试", retry_after=5) from None
+
+    # What a session produced and must hand out again unchanged (a kiosk's printed certificates): one Redis
+    # hash per session, living at most as long as the session can, removed when the session ends. Call these
+    # only with a token ``resolve`` has just accepted for the device.
+
+    def _kept_key(self, token: str) -> str:
+        return self._redis_key(token).replace(":session:", ":kept:", 1)
+
+    def handle(self, token: str) -> str:
+        """A name of the session that is not its token (for locks and logs)."""
+        return self._redis_key(token).rsplit(":", 1)[-1]
+
+    def recall(self, token: str, name: str) -> str | None:
+        try:
+            found = self.redis.hget(self._kept_key(token), name)
+        except RedisError:
+            raise ServiceUnavailable("自助服务暂时不可用，请稍后再试", retry_after=5) from None
+        if found is None:
+            return None
+        return found.decode() if isinstance(found, bytes) else str(found)
+
+    def keep(self, token: str, name: str, value: str) -> None:
+        key = self._kept_key(token)
+        try:
+            with self.redis.pipeline() as pipe:
+                pipe.hset(key, name, value)
+                pipe.expire(key, self.policy.absolute_seconds)
+                pipe.execute()
         except RedisError:
             raise ServiceUnavailable("自助服务暂时不可用，请稍后再试", retry_after=5) from None

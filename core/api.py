@@ -5,6 +5,9 @@
 change, or ``failed`` with the core's reason. It is idempotent by command id: sending the same command
 again, concurrently or after a crash, answers the recorded outcome and changes nothing. The same id
 with a different content answers 409. ``GET /esb/commands/{id}`` reads an outcome back.
+A command may carry ``attachments`` (supporting documents inline in base64 with their SHA-256 and SM3
+digests) that the core checks and files in its 电子档案 (``core/archive.py``) with the command's effect;
+``GET /esb/commands/{id}/archive`` lists what was filed.
 
 When a token is configured (``HUB_DECLARATIONS__CORE_API_TOKEN``), every request must carry it in
 ``X-ESB-Token`` (compared in constant time), as the source system's ESB gave each consumer a credential.
@@ -15,6 +18,8 @@ Run it with ``python -m core.api --core-db-url … --port …`` (or ``hub declar
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import hmac
 import logging
 import os
@@ -29,10 +34,31 @@ from fastapi import Depends, FastAPI, Header, HTTPException
 from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, Field
 
-from core import commands
+from core import archive, commands
 from hub import pg
 
 log = logging.getLogger(__name__)
+
+
+class AttachmentIn(BaseModel):
+    """A supporting document sent inline for the 电子档案 (core/archive.py)."""
+
+    attachment_id: int
+    filename: str = Field(max_length=120)
+    media_type: str = Field(max_length=40)
+    size: int = Field(gt=0)
+    sha256: str = Field(pattern="^[0-9a-f]{64}$")
+    sm3: str = Field(pattern="^[0-9a-f]{64}$")
+    content_base64: str
+
+    def file(self) -> archive.ArchiveFile:
+        try:
+            content = base64.b64decode(self.content_base64, validate=True)
+        except binascii.Error:
+            raise HTTPException(422, "附件内容编码不正确") from None
+        return archive.ArchiveFile(
+            self.attachment_id, self.filename, self.media_type, self.size, self.sha256, self.sm3, content
+        )
 
 
 class CommandIn(BaseModel):
@@ -42,6 +68,7 @@ class CommandIn(BaseModel):
     business_date: date
     payload: dict[str, Any]
     reference: str = Field("", max_length=40)
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=100)
 
 
 class CommandOut(BaseModel):
@@ -103,7 +130,13 @@ def create_app(core_db_url: str, *, token: str | None = None, pool_size: int = 4
     def post_command(body: CommandIn) -> CommandOut:
         """Apply one command (idempotent by ``command_id``)."""
         command = commands.Command(
-            body.command_id, body.type, body.unit_id, body.business_date, body.payload, body.reference
+            body.command_id,
+            body.type,
+            body.unit_id,
+            body.business_date,
+            body.payload,
+            body.reference,
+            tuple(a.file() for a in body.attachments),
         )
         with pool.connection() as conn:
             try:
@@ -123,6 +156,14 @@ def create_app(core_db_url: str, *, token: str | None = None, pool_size: int = 4
         if known is None:
             raise HTTPException(404, "指令不存在")
         return _out(known[0])
+
+    @app.get("/esb/commands/{command_id}/archive", dependencies=guarded)
+    def get_archive(command_id: uuid.UUID) -> list[dict[str, Any]]:
+        """The 电子档案 filed with a command: metadata and digests of its supporting documents."""
+        with pool.connection() as conn:
+            filed = archive.listing(conn, command_id)
+            conn.rollback()
+        return filed
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -22,9 +22,10 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from core import archive, service
 from core import db as core_db
-from core import service
 from core.service import CoreError
+from hub.ids import id_birth_date, id_sex, validate_id_number
 from hub.rules.params import ParameterMissing
 
 log = logging.getLogger(__name__)
@@ -42,14 +43,17 @@ class Command:
     business_date: date  # the 经办日期: its month is the "current month" of 补收 and 调基补差
     payload: Mapping[str, Any]
     reference: str = ""
+    attachments: tuple[archive.ArchiveFile, ...] = ()  # supporting documents for the 电子档案
 
     def digest(self) -> bytes:
-        body = {
+        body: dict[str, Any] = {
             "type": self.type,
             "unit_id": self.unit_id,
             "business_date": self.business_date.isoformat(),
             "payload": self.payload,
         }
+        if self.attachments:
+            body["attachments"] = [[a.source_id, a.sha256] for a in self.attachments]
         return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).digest()
 
 
@@ -181,6 +185,128 @@ HANDLERS: dict[str, Callable[[psycopg.Connection[Any], Command], dict[str, Any]]
 }
 
 
+# Person-originated commands (hub/persons/requests.py): ``unit_id`` is 0, the person is in the payload.
+CARD_NORMAL, CARD_LOST, CARD_CANCELLED = "1", "2", "3"  # ac50.status, code table CARD_STATUS
+
+
+def _person_id(conn: psycopg.Connection[Any], c: Command) -> int:
+    person_id = _int(c.payload, "person_id")
+    if conn.execute("select 1 from core.ac01 where aac001 = %s", (person_id,)).fetchone() is None:
+        raise CoreError("人员不存在")
+    return person_id
+
+
+def _person_contact(conn: psycopg.Connection[Any], c: Command) -> dict[str, Any]:
+    person_id = _person_id(conn, c)
+    phone = str(_get(c.payload, "phone"))
+    if not (len(phone) == 11 and phone.isascii() and phone.isdigit() and phone[0] == "1" and phone[1] in "3456789"):
+        raise CoreError("手机号码不正确")
+    conn.execute("update core.ac01 set aac067 = %s where aac001 = %s", (phone, person_id))
+    return {"person_id": person_id, "fields": ["aac067"]}
+
+
+def _card_status(expected: str, target: str) -> Callable[[psycopg.Connection[Any], Command], dict[str, Any]]:
+    """Move the person's card (ac50) from ``expected`` to ``target``; any other status is refused."""
+
+    def apply(conn: psycopg.Connection[Any], c: Command) -> dict[str, Any]:
+        person_id = _person_id(conn, c)
+        row = conn.execute("select status from core.ac50 where aac001 = %s for update", (person_id,)).fetchone()
+        if row is None:
+            raise CoreError("未查询到社会保障卡")
+        if row[0] == CARD_CANCELLED:
+            raise CoreError("社会保障卡已注销")
+        if row[0] != expected:
+            raise CoreError("社会保障卡已处于挂失状态" if row[0] == CARD_LOST else "社会保障卡未挂失，无需解挂")
+        conn.execute("update core.ac50 set status = %s where aac001 = %s", (target, person_id))
+        return {"person_id": person_id, "card_status": target}
+
+    return apply
+
+
+HANDLERS.update(
+    {
+        "person_contact": _person_contact,
+        "card_loss": _card_status(CARD_NORMAL, CARD_LOST),
+        "card_unloss": _card_status(CARD_LOST, CARD_NORMAL),
+    }
+)
+
+
+# 数据采集 (hub/collect): a unit not yet in the core is opened with its staff and retirees as one whole.
+# ``unit_id`` is 0 (the core gives the unit its 单位编号); the result carries it.
+
+
+def _unit_open(conn: psycopg.Connection[Any], c: Command) -> dict[str, Any]:
+    unit = _get(c.payload, "unit")
+    if not isinstance(unit, Mapping):
+        raise CoreError("指令内容不正确：unit")
+    uscc = str(_get(unit, "uscc"))
+    taken = conn.execute("select aab001 from core.ab01 where uscc = %s", (uscc,)).fetchone()
+    if taken is not None:
+        raise CoreError(f"该统一社会信用代码已登记，单位编号{taken[0]}")
+    region = str(_get(unit, "region_code"))
+    agency = conn.execute(
+        "select aaz001 from core.ae10 where aaa027 = %s order by aaz001 limit 1", (region,)
+    ).fetchone()
+    if agency is None:
+        raise CoreError("该统筹区没有社会保险经办机构")
+    unit_id = service._next_id(conn, "ab01", "aab001")
+    conn.execute(
+        "insert into core.ab01 (aab001, uscc, aab004, aab019, funding, collection, aab034, aaa027, contact_name, "
+        "contact_phone, address, bank_name, bank_account) values (%s, %s, %s, %s, %s, '1', %s, %s, %s, %s, %s, %s, %s)",
+        (
+            unit_id, uscc, str(_get(unit, "name")), str(_get(unit, "unit_type")), str(_get(unit, "funding")),
+            agency[0], region, str(_get(unit, "contact_name")), str(_get(unit, "contact_phone")),
+            str(_get(unit, "address")), unit.get("bank_name"), unit.get("bank_account"),
+        ),
+    )  # fmt: skip
+    staff: list[int] = []
+    for row in c.payload.get("staff") or []:
+        person_id = service.register_person(
+            conn,
+            unit_id,
+            id_number=str(_get(row, "id_number")),
+            name=str(_get(row, "name")),
+            ethnicity=str(row.get("ethnicity") or "01"),
+            work_start=_date(row, "work_start"),
+            phone=str(_get(row, "phone")),
+            position_level=row.get("position_level"),
+        )
+        service.enrol(
+            conn, unit_id, person_id, _date(row, "start_date"), _money(_get(row, "monthly_wage"), "monthly_wage"),
+            c.business_date,
+        )  # fmt: skip
+        staff.append(person_id)
+    retirees: list[int] = []
+    for row in c.payload.get("retirees") or []:
+        number = validate_id_number(str(_get(row, "id_number")))
+        known = conn.execute("select aac001 from core.ac01 where aac002 = %s", (number,)).fetchone()
+        if known is not None:
+            raise CoreError(f"该公民身份号码已登记，个人编号{known[0]}")
+        work_start, retired_on = _date(row, "work_start"), _date(row, "retire_date")
+        if not id_birth_date(number) < work_start < retired_on:
+            raise CoreError("离退休人员的参加工作时间或离退休日期不正确")
+        person_id = service._next_id(conn, "ac01", "aac001")
+        conn.execute(
+            "insert into core.ac01 (aac001, aac002, aac003, aac004, aac005, aac006, aac007, aac067, aaa027, "
+            "aac084, aic162) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, '1', %s)",
+            (
+                person_id, number, str(_get(row, "name")), id_sex(number), str(row.get("ethnicity") or "01"),
+                id_birth_date(number), work_start, row.get("phone"), region, retired_on,
+            ),
+        )  # fmt: skip
+        relation = service._next_id(conn, "ac20", "aaz157")
+        conn.execute(
+            "insert into core.ac20 (aaz157, aac001, aab001, start_date, end_date) values (%s, %s, %s, %s, %s)",
+            (relation, person_id, unit_id, work_start, retired_on),
+        )
+        retirees.append(person_id)
+    return {"unit_id": unit_id, "staff": staff, "retirees": retirees}
+
+
+HANDLERS["unit_collect"] = _unit_open  # the declaration type of hub/collect
+
+
 def ensure_log(conn: psycopg.Connection[Any]) -> None:
     """Create ``core.command_log`` in a core database initialised before it existed (schema.sql's own DDL)."""
     schema = core_db.schema_sql()
@@ -227,6 +353,7 @@ def execute(conn: psycopg.Connection[Any], command: Command) -> Outcome:
             if handler is None:
                 raise CoreError("不支持的指令类型")
             with conn.transaction():  # a savepoint: a refusal leaves no partial effect
+                archive.file(conn, command.command_id, command.unit_id, command.reference, command.attachments)
                 result = handler(conn, command)
             row = conn.execute("select pg_current_xact_id()::text").fetchone()
             assert row is not None

@@ -323,3 +323,21 @@ create table if not exists command_log (
     txid text,                            -- the applying transaction: the consistency token of its change
     received_at timestamptz not null default now()
 );
+
+-- 电子档案: supporting documents forwarded with a command (core/archive.py), filed in the applying
+-- transaction after their digests were checked. Not a business table: no change capture.
+create table if not exists archive_file (
+    id bigserial primary key,
+    command_id uuid not null,
+    aab001 bigint,
+    reference varchar(40),                -- the hub's 受理号
+    source_id bigint not null,            -- the hub's attachment id
+    filename varchar(120) not null,
+    media_type varchar(40) not null,
+    size integer not null,
+    sha256 bytea not null,
+    sm3 bytea not null,
+    content bytea not null,
+    received_at timestamptz not null default now(),
+    unique (command_id, source_id)
+);

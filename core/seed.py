@@ -83,7 +83,7 @@ WORKERS = 2  # parallel connections for the bulk statements
 # 2-core machine against a local PostgreSQL 15 with default settings (shared_buffers 128MB,
 # max_wal_size 1GB). The parameter tables are the same for every size: aa10 51, ya_region 14,
 # ya_wage 588, ya_rate 70, ya_base_bound 28, ya_interest 12, ya_payout_months 31, ya_late_fee 28,
-# ya_tax_bracket 14, ya_transition_share 10, ya_param 280, ae10 22; chg_log 0 (with_changes=False).
+# ya_tax_bracket 14, ya_transition_share 10, ya_param 322, ae10 22; chg_log 0 (with_changes=False).
 MEASURED: dict[str, dict[str, int]] = {
     "persons=2000 years=10": {
         "seconds": 3, "ab01": 50, "ac01": 2_000, "ac02": 4_000, "ac20": 2_203, "ac43": 392_798,

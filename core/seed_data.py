@@ -104,6 +104,9 @@ PARAMS: dict[str, tuple[str, str]] = {
     "PAYMENT_DUE_DAY": ("15", "缴费截止日 (演示参数)"),
     "WAGE_DECL_START": ("03-01", "年度缴费工资申报开始 (月-日; 各统筹区经办通知确定, 演示参数)"),
     "WAGE_DECL_END": ("04-30", "年度缴费工资申报截止 (月-日; 各统筹区经办通知确定, 演示参数)"),
+    "CERT_VALID_MONTHS": ("12", "待遇资格认证有效期 (月; DOMAIN.md 未规定, 按各地通行做法的假设值) [G]"),
+    "CERT_REMIND_DAYS": ("30", "待遇资格认证到期前提醒天数 (DOMAIN.md 未规定, 假设值, 演示参数) [G]"),
+    "CERT_GRACE_DAYS": ("60", "待遇资格认证到期后暂停发放前的宽限天数 (DOMAIN.md 未规定, 假设值, 演示参数) [G]"),
 }
 
 # aa10 code table rows: (AAA100, AAA102, AAA103).

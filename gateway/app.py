@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import threading
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import psycopg
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -22,14 +24,36 @@ from gateway import api, identity
 from gateway.api import deps as api_deps
 from gateway.api.auth import authenticate
 from hub import pg
+from hub.crypto import columns as sealed_columns
+from hub.crypto import ring as crypto_ring
+from hub.crypto.rotation import HUB
 from hub.db import Pools
 from hub.http.limits import RequestLimitsMiddleware
 from hub.runtime import Endpoints
 from hub.settings import Settings
+from portal_web import admin as portal_admin
+from portal_web import collect as portal_collect
+from portal_web import person_services, workbench_person
 from portal_web import verify as certificate_verify
 from sync.worker import SyncWorker, read_status
 
 log = logging.getLogger(__name__)
+
+
+async def seal_hub_leftovers(app: FastAPI) -> None:
+    """The data step of the hub DB's encrypted columns: seal phones written before they were encrypted."""
+
+    def run() -> int:
+        with pg.connect(app.state.endpoints.hub_db_url) as conn:
+            return sealed_columns.seal_leftovers(conn, HUB)
+
+    try:
+        done = await asyncio.to_thread(run)
+    except psycopg.Error as exc:  # not migrated yet, or down: the next start (or `hub keys seal`) does it
+        log.warning("hub DB data step not run at startup: %s", type(exc).__name__)
+        return
+    if done:
+        log.info("sealed %d plaintext values left in the hub DB", done)
 
 
 def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
@@ -148,8 +172,9 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
 
     app.state.settings = settings
     app.state.endpoints = endpoints
+    crypto_ring.configure(settings.crypto.kek.get_secret_value())  # unwraps the keys of encrypted columns
     # Areas append ``async def hook(app: FastAPI) -> None`` callables, run once the pools are open.
-    hooks: list[Callable[[FastAPI], Awaitable[None]]] = []
+    hooks: list[Callable[[FastAPI], Awaitable[None]]] = [seal_hub_leftovers]
     app.state.startup_hooks = hooks
     app.state.shutdown_hooks = list[Callable[[FastAPI], Awaitable[None]]]()  # run in reverse at shutdown
     # Innermost of the shared middleware (added first): it sees the request id and its errors are handled.
@@ -160,8 +185,22 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
     mobile_api.mount(app, authenticate)  # /app/v1, with the gateway's caller resolution
     certificate_verify.mount(app, settings)
     channels.mount(app, authenticate=authenticate, open_read=api_deps.read_as)  # /kiosk/v1, /hotline/v1
+    # 数据采集: the public online collection and the workbench's import of offline packages.
+    app.include_router(portal_collect.router(api_deps.reader("read")))
+    app.state.upload_prefixes.append(portal_collect.IMPORT_PATH)
+    portal_collect.serve_errors(app)
     # The unit portal's pages: the API's read dependency and the login pages' CSRF protector.
     portal_web.mount(app, read_dependency=api_deps.reader("read"), csrf_of=lambda a: a.state.identity.csrf)
+    # 待遇资格认证, 转移接续, 权益记录核查: the person's pages and the workbench's.
+    app.include_router(person_services.router(api_deps.reader("read")))
+    app.include_router(workbench_person.router(api_deps.reader("read")))
+    app.state.upload_prefixes.append(person_services.UPLOAD_PREFIX)
+    # 系统管理 (三员): after the portal, whose CSRF protector it uses; the audit anchors' key for verification.
+    portal_admin.mount(
+        app,
+        authenticate=authenticate,
+        anchor_key_of=lambda a: getattr(a.state, "audit_anchor_key", None) or api.anchor_key(settings),
+    )
     _api_routes_first(app)
     return app
 

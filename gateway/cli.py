@@ -41,6 +41,7 @@ for _module in (
     "gateway.cli_push",
     "gateway.cli_admin",
     "gateway.cli_unit",
+    "gateway.cli_collect",
 ):
     # Each area registers its own commands (hub audit …, hub sms …) in its own module.
     _mod = importlib.import_module(_module)
@@ -344,7 +345,10 @@ def _demo_workers(settings: settings_mod.Settings, ep: Endpoints, stop: threadin
     import uvicorn
 
     from core import api as core_api
+    from hub.collect.service import OpeningDelivery
     from hub.declarations.outbox import OutboxWorker
+    from hub.identity.config import IdentityConfig
+    from hub.persons.requests_outbox import PersonOutbox
     from hub.push import worker as push_worker
 
     target = urlsplit(settings.declarations.core_api_url)
@@ -356,7 +360,9 @@ def _demo_workers(settings: settings_mod.Settings, ep: Endpoints, stop: threadin
             log_level="warning",
         )
     )
-    outbox = OutboxWorker(ep.hub_db_url, ep.query_db_url, settings.declarations)
+    delivery = OpeningDelivery(ep.core_db_url, IdentityConfig.from_settings(settings.auth))  # activation codes
+    outbox = OutboxWorker(ep.hub_db_url, ep.query_db_url, settings.declarations, after_applied=delivery)
+    person_outbox = PersonOutbox(ep.hub_db_url, settings.declarations)
 
     def serve_core() -> None:
         server.run()
@@ -369,6 +375,7 @@ def _demo_workers(settings: settings_mod.Settings, ep: Endpoints, stop: threadin
         threading.Thread(target=serve_core, name="core-api", daemon=True),
         threading.Thread(target=stop_core, name="core-api-stop", daemon=True),
         threading.Thread(target=outbox.run, args=(stop,), name="outbox", daemon=True),
+        threading.Thread(target=person_outbox.run, args=(stop,), name="person-requests", daemon=True),
         threading.Thread(
             target=push_worker.run, args=(ep.hub_db_url, ep.query_db_url, settings.push, stop), name="push", daemon=True
         ),

@@ -21,17 +21,26 @@ def register(app: typer.Typer) -> None:
 def run() -> None:
     """Send approved declarations to the core's command API until SIGINT or SIGTERM (retries, backoff)."""
     from gateway.cli import _endpoints
+    from hub.collect.service import OpeningDelivery
     from hub.declarations import config
     from hub.declarations.outbox import OutboxWorker
+    from hub.identity.config import IdentityConfig
+    from hub.persons.requests_outbox import PersonOutbox
 
-    _, ep = _endpoints()
+    settings, ep = _endpoints()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    worker = OutboxWorker(ep.hub_db_url, ep.query_db_url, config.load())
+    # A unit a collection opened gets its activation code as soon as the apply is recorded.
+    delivery = OpeningDelivery(ep.core_db_url, IdentityConfig.from_settings(settings.auth))
+    worker = OutboxWorker(ep.hub_db_url, ep.query_db_url, config.load(), after_applied=delivery)
+    persons = PersonOutbox(ep.hub_db_url, config.load())  # person requests (挂失, 联系方式变更) alongside
+    beside = threading.Thread(target=persons.run, args=(stop,), name="person-requests", daemon=True)
+    beside.start()
     try:
         worker.run(stop)
     finally:
+        beside.join(timeout=10)
         ep.stop()
 
 

@@ -141,15 +141,19 @@ def job_upload(
 
 
 @job_app.command("rights")
-def job_rights(year: Annotated[int, typer.Option(help="权益记录年度")], by: By) -> None:
-    """Create the yearly 个人权益记录 broadcast from the query store."""
+def job_rights(
+    year: Annotated[int, typer.Option(help="权益记录年度")],
+    by: By,
+    region: Annotated[list[str] | None, typer.Option(help="只发给该统筹区（可重复）")] = None,
+) -> None:
+    """Create the yearly 个人权益记录 broadcast from the query store (optionally for some 统筹区 only)."""
     from hub import pg
     from sms import jobs
 
     _, hub_url, query_url = _env()
     with pg.connect(hub_url) as conn:
         job_id = jobs.create_rights_statement(
-            conn, year=year, created_by=by, recipients=jobs.rights_statement_recipients(query_url, year)
+            conn, year=year, created_by=by, recipients=jobs.rights_statement_recipients(query_url, year, region or None)
         )
         conn.commit()
     typer.echo(f"已创建群发任务 {job_id}（{year}年度个人权益记录）")

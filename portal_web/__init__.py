@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from hub.access.subject import SubjectKind
 from hub.http import problem
-from portal_web import activate, broadcasts, declarations, unit_admin, unit_staff, workbench
+from portal_web import activate, broadcasts, declarations, person_requests, unit_admin, unit_staff, workbench
 from portal_web.person import router as person_router
 from portal_web.ui import CsrfOf, error_renderer
 from portal_web.unit import ReadDependency, ui_router
@@ -25,9 +25,11 @@ def mount(app: FastAPI, *, read_dependency: ReadDependency, csrf_of: CsrfOf) -> 
     app.include_router(unit_router(read_dependency))
     app.include_router(declarations.router(read_dependency))
     app.state.upload_prefixes.append(declarations.UPLOAD_PATH)
+    app.state.upload_prefixes.append(declarations.ATTACHMENT_PREFIX)
     app.include_router(unit_staff.router(read_dependency))
     app.state.upload_prefixes.append(unit_staff.UPLOAD_PREFIX)
     app.include_router(person_router(read_dependency))
+    app.include_router(person_requests.router(read_dependency))
     app.include_router(broadcasts.router(read_dependency))  # before the workbench: /portal/staff/sms…
     app.include_router(workbench.router(read_dependency))
     app.include_router(ui_router)

@@ -10,6 +10,7 @@ or reloading, never creates two.
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -18,6 +19,8 @@ from starlette.datastructures import UploadFile
 
 from hub import pg
 from hub.access.context import ReadContext
+from hub.crypto import columns as sealed
+from hub.declarations import attachments
 from hub.declarations import service as declarations
 from hub.declarations.states import Status
 from hub.errors import ValidationFailed
@@ -33,6 +36,7 @@ from portal_web.unit import NAV, _chrome, _operator
 from portal_web.uploads import XLSX
 
 UPLOAD_PATH = "/portal/unit/wages/upload"
+ATTACHMENT_PREFIX = "/portal/unit/attachments/"  # POST {prefix}{declaration_id}: a supporting document
 AREA = "wage"  # of the kept uploads (portal_web.uploads)
 ReadDependency = Callable[..., AsyncIterator[ReadContext]]
 
@@ -41,11 +45,46 @@ def _roster(query_url: str, unit_id: int) -> list[RosterEntry]:
     """The unit's current staff with full identifiers, for matching only (never shown unmasked)."""
     with pg.connect(query_url) as conn:
         rows = conn.execute(
-            "select p.person_id, p.id_number, p.name from unit_roster r join person_overview p using (person_id) "
-            "where r.unit_id = %s and r.end_date is null and p.id_number is not null order by p.person_id",
+            "select p.person_id, p.id_number_enc, p.name from unit_roster r join person_overview p "
+            "using (person_id) where r.unit_id = %s and r.end_date is null and p.id_number_enc is not null "
+            "order by p.person_id",
             (unit_id,),
         ).fetchall()
+        rows = sealed.open_column(conn, sealed.PERSON_ID_NUMBER, rows, key_at=0, value_at=1)
     return [RosterEntry(str(pid), str(idn), str(name)) for pid, idn, name in rows]
+
+
+ATTACHMENT_NOTICES = {"attached": "附件已上传。", "removed": "附件已删除。"}
+
+
+async def read_bounded(file: UploadFile, limit: int) -> bytes:
+    """At most ``limit`` + 1 bytes of the upload (the request body limit bounds the spooled part), so a
+    file over the limit is recognised without reading it whole."""
+    chunks: list[bytes] = []
+    seen = 0
+    while seen <= limit:
+        chunk = await file.read(min(64 << 10, limit + 1 - seen))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        seen += len(chunk)
+    return b"".join(chunks)
+
+
+def attachment_response(attachment: attachments.Attachment, data: bytes) -> Response:
+    """A document as a download: never shown inline, never sniffed, never cached."""
+    ascii_name = f"attachment-{attachment.id}.{attachments.EXTENSIONS[attachment.media_type]}"
+    return Response(
+        data,
+        media_type=attachment.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{ascii_name}"; '
+            f"filename*=UTF-8''{quote(attachment.filename, safe='')}",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )
 
 
 def _default_year() -> int:
@@ -213,27 +252,118 @@ def router(read_dependency: ReadDependency) -> APIRouter:
             **chrome(ctx, "/portal/unit/declarations"),
         )
 
-    @r.get("/declarations/{declaration_id}")
-    async def detail(request: Request, ctx: Reading, declaration_id: int) -> Response:
-        subject, _ = _operator(ctx)
+    async def detail_page(
+        request: Request,
+        ctx: ReadContext,
+        subject: Any,
+        declaration_id: int,
+        *,
+        status: int = 200,
+        problem: str | None = None,
+        notice: str | None = None,
+    ) -> Response:
         ep = request.app.state.endpoints
+        limits = request.app.state.settings.declarations
 
-        def work() -> tuple[Any, list[Any]]:
+        def work() -> tuple[Any, list[Any], list[attachments.Attachment]]:
             with pg.connect(ep.hub_db_url) as hub:
-                return declarations.get(hub, subject, declaration_id), declarations.history(
-                    hub, subject, declaration_id
+                return (
+                    declarations.get(hub, subject, declaration_id),
+                    declarations.history(hub, subject, declaration_id),
+                    attachments.list_for(hub, subject, declaration_id),
                 )
 
-        decl, events = await run_in_threadpool(work)
+        decl, events, files = await run_in_threadpool(work)
         return page(
             request,
             "portal/unit_declaration.html",
+            status=status,
             subject=subject,
             title=f"申报详情 {decl.reference}",
             decl=decl,
             events=events,
+            files=files,
+            files_editable=attachments.editable(decl),
+            files_limits={
+                "size": attachments.mb(limits.attachment_max_bytes),
+                "count": limits.attachment_max_count,
+                "total": attachments.mb(limits.attachment_max_total_bytes),
+            },
+            attachment_action=f"{ATTACHMENT_PREFIX}{decl.id}",
+            problem=problem,
+            notice=notice,
             **chrome(ctx, "/portal/unit/declarations"),
         )
+
+    @r.get("/declarations/{declaration_id}")
+    async def detail(
+        request: Request, ctx: Reading, declaration_id: int, msg: Annotated[str | None, Query(max_length=20)] = None
+    ) -> Response:
+        subject, _ = _operator(ctx)
+        return await detail_page(request, ctx, subject, declaration_id, notice=ATTACHMENT_NOTICES.get(msg or ""))
+
+    @r.post("/attachments/{declaration_id}")
+    async def attach(request: Request, ctx: Reading, declaration_id: int) -> Response:
+        """Add a supporting document (one file per request, checked by content before anything is stored)."""
+        subject, _ = _operator(ctx)
+        form = await request.form(max_files=1, max_fields=5)
+        csrf_of(request).check(request, {k: v for k, v in form.items() if isinstance(v, str)})
+        file = form.get("file")
+        if not isinstance(file, UploadFile) or not file.filename:
+            return await detail_page(request, ctx, subject, declaration_id, status=422, problem="请选择要上传的文件")
+        settings = request.app.state.settings.declarations
+        data = await read_bounded(file, settings.attachment_max_bytes)
+        ep = request.app.state.endpoints
+        filename = file.filename
+
+        def work() -> None:
+            with pg.connect(ep.hub_db_url) as hub:
+                attachments.attach(hub, subject, declaration_id, filename, data, settings)
+                hub.commit()
+
+        try:
+            await run_in_threadpool(work)
+        except (attachments.AttachmentRefused, attachments.AttachmentTooLarge) as exc:
+            await ctx.audit.record(
+                ctx.caller,
+                "declaration.attachment.add",
+                "declaration",
+                str(declaration_id),
+                f"refused:{exc.extensions.get('code', exc.status)}",
+            )
+            return await detail_page(request, ctx, subject, declaration_id, status=exc.status, problem=exc.detail)
+        return RedirectResponse(f"/portal/unit/declarations/{declaration_id}?msg=attached", status_code=303)
+
+    @r.post("/declarations/{declaration_id}/attachments/{attachment_id}/remove")
+    async def remove_attachment(request: Request, ctx: Reading, declaration_id: int, attachment_id: int) -> Response:
+        subject, _ = _operator(ctx)
+        form = await request.form(max_files=0, max_fields=5)
+        csrf_of(request).check(request, {k: v for k, v in form.items() if isinstance(v, str)})
+        ep = request.app.state.endpoints
+
+        def work() -> None:
+            with pg.connect(ep.hub_db_url) as hub:
+                attachments.remove(hub, subject, declaration_id, attachment_id)
+                hub.commit()
+
+        try:
+            await run_in_threadpool(work)
+        except attachments.AttachmentRefused as exc:
+            return await detail_page(request, ctx, subject, declaration_id, status=exc.status, problem=exc.detail)
+        return RedirectResponse(f"/portal/unit/declarations/{declaration_id}?msg=removed", status_code=303)
+
+    @r.get("/declarations/{declaration_id}/attachments/{attachment_id}")
+    async def download_attachment(request: Request, ctx: Reading, declaration_id: int, attachment_id: int) -> Response:
+        subject, _ = _operator(ctx)
+        ep = request.app.state.endpoints
+
+        def work() -> tuple[attachments.Attachment, bytes]:
+            with pg.connect(ep.hub_db_url) as hub:
+                found = attachments.read(hub, subject, declaration_id, attachment_id)
+                hub.commit()  # the audit record of the read
+                return found
+
+        return attachment_response(*await run_in_threadpool(work))
 
     @r.post("/declarations/{declaration_id}/withdraw")
     async def withdraw(request: Request, ctx: Reading, declaration_id: int) -> Response:

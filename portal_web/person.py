@@ -48,6 +48,12 @@ NAV = (
     ("/portal/me/certificate", "参保证明"),
     ("/portal/me/statement", "权益记录"),
     ("/portal/me/estimate", "养老金测算"),
+    ("/portal/me/card", "社保卡信息与挂失"),
+    ("/portal/me/contact", "联系方式变更"),
+    ("/portal/me/requests", "办理进度"),
+    ("/portal/me/certification", "待遇资格认证"),
+    ("/portal/me/transfers", "转移接续"),
+    ("/portal/me/objections", "权益记录核查"),
 )
 ACCOUNT_NAMES = {"BASIC": "基本养老保险个人账户", "ANNUITY": "职业年金个人账户"}
 PARAMETERS_MISSING = "本地区测算所需的政策参数尚未齐全，暂时无法测算，请咨询12333。"

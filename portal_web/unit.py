@@ -17,6 +17,7 @@ from hub.access.subject import Subject, SubjectKind
 from hub.errors import Forbidden, ValidationFailed
 from hub.persons import service as persons
 from hub.rules.params import BASIC_PENSION_AAE140
+from hub.units import adjustments as unit_adjustments
 from hub.units import service as units
 from portal_web.ui import LARGE, TEXT_COOKIE, csrf_of, page
 
@@ -24,6 +25,7 @@ NAV = (
     ("/portal/unit", "单位基本信息"),
     ("/portal/unit/roster", "在职人员名册"),
     ("/portal/unit/contributions", "单位缴费与欠费"),
+    ("/portal/unit/adjustments", "调基补差明细"),
     ("/portal/unit/wages", "年度缴费工资申报"),
     ("/portal/unit/declarations", "申报业务办件进度"),
     ("/portal/unit/staff/register", "人员基本信息登记"),
@@ -153,6 +155,24 @@ def router(read_dependency: ReadDependency) -> APIRouter:
             insurance=insurance,
             insurance_names=await insurance_names(ctx),
             **_chrome(ctx, "/portal/unit/contributions"),
+        )
+
+    @r.get("/adjustments")
+    async def adjustments(
+        request: Request, ctx: Reading, year: Annotated[int | None, Query(ge=1990, le=2100)] = None
+    ) -> Response:
+        """调基补差明细: each difference with its old and new base, rates, amount and the parameters behind it."""
+        subject, unit_id = _operator(ctx)
+        report = await unit_adjustments.list_adjustments(ctx, unit_id, year=year)
+        return page(
+            request,
+            "portal/unit_adjustments.html",
+            subject=subject,
+            title="调基补差明细",
+            report=report,
+            year=year,
+            insurance_names=await insurance_names(ctx),
+            **_chrome(ctx, "/portal/unit/adjustments"),
         )
 
     @r.get("/persons/{person_id}/contributions")

@@ -28,6 +28,7 @@ from starlette.datastructures import UploadFile
 
 from hub import pg
 from hub.access.context import ReadContext
+from hub.crypto import columns as sealed
 from hub.declarations import service as declarations
 from hub.declarations import types as t
 from hub.errors import NotFound, ValidationFailed
@@ -37,6 +38,8 @@ from hub.rules.backpay import estimate_back_pay
 from hub.rules.params import BASIC_PENSION_AAE140, ParameterMissing, RegionParams
 from hub.rules.period import MAX_YEAR, MIN_YEAR, Period
 from hub.units import service as units
+from hub.units.refund import Refund
+from hub.units.refund import estimate as refund_estimate
 from hub.wagefile import (
     CellError,
     RosterEntry,
@@ -76,28 +79,7 @@ def today() -> date:
     return datetime.now(UTC).astimezone(SHANGHAI).date()
 
 
-# Estimates of 退收 (补收 is hub.rules.backpay) -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Refund:
-    """The 退收 a stop causes: planned months after the stop month, net of what was reversed already."""
-
-    months: int
-    total: Decimal
-    paid: Decimal  # of which already paid (a refund due to the unit)
-
-
-def _refund(query: psycopg.Connection[Any], unit_id: int, person_id: int, stop: date) -> Refund:
-    rows = query.execute(
-        "select period, sum(unit_amount + personal_amount), sum(case when paid then unit_amount + personal_amount "
-        "else 0 end) from contribution_month where unit_id = %s and person_id = %s and period > %s "
-        "group by period having sum(unit_amount + personal_amount) > 0",
-        (unit_id, person_id, int(Period.of(stop))),
-    ).fetchall()
-    return Refund(
-        len(rows), sum((Decimal(r[1]) for r in rows), Decimal(0)), sum((Decimal(r[2]) for r in rows), Decimal(0))
-    )
+# 退收 estimates are hub.units.refund (补收 is hub.rules.backpay).
 
 
 # Reads of the query store ----------------------------------------------------------------------------
@@ -115,17 +97,18 @@ class Person:
 def _roster(query: psycopg.Connection[Any], unit_id: int) -> list[Person]:
     """The unit's current staff (open relations), full identifiers: for matching and pre-filling only."""
     rows = query.execute(
-        "select p.person_id, p.name, p.id_number, r.start_date from unit_roster r join person_overview p "
+        "select p.person_id, p.name, p.id_number_enc, r.start_date from unit_roster r join person_overview p "
         "using (person_id) where r.unit_id = %s and r.end_date is null order by p.person_id",
         (unit_id,),
     ).fetchall()
+    rows = sealed.open_column(query, sealed.PERSON_ID_NUMBER, rows, key_at=0, value_at=2)
     return [Person(int(a), str(b or ""), str(c or ""), d) for a, b, c, d in rows]
 
 
 def _resumable(query: psycopg.Connection[Any], unit_id: int) -> list[Person]:
     """Persons whose contributions in this unit are suspended (暂停缴费) and who are insured nowhere now."""
     rows = query.execute(
-        "select p.person_id, p.name, p.id_number, "
+        "select p.person_id, p.name, p.id_number_enc, "
         "(select max(r.end_date) from unit_roster r where r.person_id = p.person_id and r.unit_id = %(u)s) "
         "from person_insurance i join person_overview p using (person_id) "
         "where i.unit_id = %(u)s and i.insurance = %(ins)s and i.pay_status = %(s)s and not coalesce(p.retired, false) "
@@ -133,6 +116,7 @@ def _resumable(query: psycopg.Connection[Any], unit_id: int) -> list[Person]:
         "order by p.person_id",
         {"u": unit_id, "ins": BASIC_PENSION_AAE140, "s": SUSPENDED},
     ).fetchall()
+    rows = sealed.open_column(query, sealed.PERSON_ID_NUMBER, rows, key_at=0, value_at=2)
     return [Person(int(a), str(b or ""), str(c or ""), None, d) for a, b, c, d in rows]
 
 
@@ -141,20 +125,24 @@ def _enrollable(query: psycopg.Connection[Any], id_number: str, name: str) -> Pe
 
     A person with an open relation anywhere (this unit included) answers like a missing one.
     """
-    row = query.execute(
-        "select p.person_id, p.name, p.id_number, p.work_start from person_overview p where p.id_number = %s "
-        "and p.name = %s and not coalesce(p.retired, false) "
+    found = query.execute(
+        "select p.person_id, p.name, p.id_number_enc, p.work_start from person_overview p "
+        "where p.id_number_bidx = %s and p.name = %s and not coalesce(p.retired, false) "
         "and not exists (select 1 from unit_roster r where r.person_id = p.person_id and r.end_date is null)",
-        (id_number, name),
-    ).fetchone()
-    return Person(int(row[0]), str(row[1]), str(row[2]), row[3]) if row else None
+        (sealed.blind_index(query, sealed.PERSON_ID_NUMBER, id_number), name),
+    ).fetchall()
+    rows = sealed.open_column(query, sealed.PERSON_ID_NUMBER, found, key_at=0, value_at=2)
+    return Person(int(rows[0][0]), str(rows[0][1]), str(rows[0][2]), rows[0][3]) if rows else None
 
 
 def _registered(query: psycopg.Connection[Any], id_numbers: Sequence[str]) -> set[str]:
+    """Which of ``id_numbers`` (as given) belong to a registered person: looked up by blind index."""
+    by_index = {sealed.blind_index(query, sealed.PERSON_ID_NUMBER, n): n for n in id_numbers}
     rows = query.execute(
-        "select id_number from person_overview where id_number = any(%s)", (list(id_numbers),)
+        "select id_number_bidx from person_overview where id_number_bidx = any(%s)",
+        ([k for k in by_index if k is not None],),
     ).fetchall()
-    return {str(r[0]) for r in rows}
+    return {by_index[bytes(r[0])] for r in rows}
 
 
 def _codes(query: psycopg.Connection[Any], code_type: str) -> list[tuple[str, str]]:
@@ -390,7 +378,7 @@ def check_stop(values: Mapping[str, str], env: Env) -> Checked:
             ("停保日期", stop.isoformat()),
             ("停保原因", reason),
         ]
-        out.notices = _refund_notice(_refund(env.query, env.unit_id, person.person_id, stop), stop)
+        out.notices = _refund_notice(refund_estimate(env.query, env.unit_id, person.person_id, stop), stop)
     return out
 
 
@@ -740,7 +728,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
         size = 50
         cur = await ctx.conn.execute(
             # From the unit's roster (indexed by unit): retirees whose latest relation is with this unit.
-            "select p.person_id, p.name, p.id_number, p.sex, coalesce(b.retire_date, p.retire_date), b.method, "
+            "select p.person_id, p.name, p.id_number_enc, p.sex, coalesce(b.retire_date, p.retire_date), b.method, "
             "b.monthly_total, b.approved_on from unit_roster r join person_overview p using (person_id) "
             "left join benefit b on b.person_id = p.person_id "
             "where r.unit_id = %s and coalesce(p.retired, false) and not exists (select 1 from unit_roster o "
@@ -749,7 +737,9 @@ def router(read_dependency: ReadDependency) -> APIRouter:
             "order by coalesce(b.retire_date, p.retire_date) desc nulls last, p.person_id limit %s offset %s",
             (unit_id, size + 1, (page_no - 1) * size),
         )
-        rows = await cur.fetchall()
+        rows = await sealed.open_column_async(
+            ctx.conn, sealed.PERSON_ID_NUMBER, await cur.fetchall(), key_at=0, value_at=2
+        )
         await ctx.audit.record(ctx.caller, "unit.retired", "unit", str(unit_id), f"ok:{min(len(rows), size)}")
         people = [
             {
@@ -912,7 +902,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
                     payloads = stops_payloads(batch, roster)
                     shown = []
                     for x in batch.rows:
-                        refund = _refund(query, unit_id, int(x.person_id), x.stop_date)
+                        refund = refund_estimate(query, unit_id, int(x.person_id), x.stop_date)
                         shown.append(
                             {
                                 "row": x.row,

@@ -26,11 +26,12 @@ from starlette.concurrency import run_in_threadpool
 from hub import pg
 from hub.access.context import ReadContext
 from hub.access.subject import StaffRole, Subject, SubjectKind
-from hub.declarations import access, deadlines, service, workbench
+from hub.declarations import access, attachments, deadlines, service, workbench
 from hub.declarations import calendar as cal
 from hub.declarations.states import Status
 from hub.declarations.types import DeclarationType
 from hub.errors import ValidationFailed
+from portal_web.declarations import attachment_response
 from portal_web.ui import csrf_of, page
 
 PREFIX = "/portal/staff"
@@ -78,6 +79,8 @@ def nav_for(subject: Subject) -> tuple[tuple[str, str], ...]:
     items: list[tuple[str, str]] = []
     if subject.roles & access.DATA_ROLES:
         items += [(PREFIX, "审核队列"), (f"{PREFIX}/statistics", "办件统计"), (f"{PREFIX}/sms", "短信群发")]
+        items.append((f"{PREFIX}/persons/transfers", "个人业务"))  # portal_web.workbench_person
+        items.append((f"{PREFIX}/collect/import", "导入采集包"))  # portal_web.collect
     if subject.roles & access.MAINTAINER_ROLES:
         items.append((f"{PREFIX}/calendar", "工作日历"))
     if subject.has_role(StaffRole.SYSTEM_ADMIN):
@@ -267,9 +270,10 @@ def router(read_dependency: ReadDependency) -> APIRouter:
         def work(hub: psycopg.Connection[Any], query: psycopg.Connection[Any]) -> tuple[Any, ...]:
             found = workbench.detail(hub, query, subject, declaration_id, today)
             events = service.history(hub, subject, declaration_id)
-            return found, events, _reviewers(hub, subject.region_codes)
+            files = attachments.list_for(hub, subject, declaration_id)
+            return found, events, _reviewers(hub, subject.region_codes), files
 
-        found, events, reviewers = await both_work(request, work)
+        found, events, reviewers, files = await both_work(request, work)
         decl = found.declaration
         return page(
             request,
@@ -281,6 +285,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
             change_count=len(found.assessment.changes),
             flags=found.assessment.flags,
             events=events,
+            files=files,
             reviewers=reviewers,
             names={rv.account_id: rv.name for rv in reviewers},
             is_reviewer=subject.has_role(StaffRole.REVIEWER),
@@ -289,6 +294,16 @@ def router(read_dependency: ReadDependency) -> APIRouter:
             notice=_notice(msg),
             **_chrome(subject, PREFIX),
         )
+
+    @r.get("/declarations/{declaration_id}/attachments/{attachment_id}")
+    async def attachment(request: Request, ctx: Reading, declaration_id: int, attachment_id: int) -> Response:
+        """A supporting document as a download (staff of the declaration's 统筹区; audited)."""
+        subject = _staff(ctx)
+        access.require_staff_reader(subject)
+        found = await hub_work(
+            request, lambda hub: attachments.read(hub, subject, declaration_id, attachment_id), commit=True
+        )
+        return attachment_response(*found)
 
     def _decide(action: str) -> Callable[..., Any]:
         async def handler(request: Request, ctx: Reading, declaration_id: int) -> Response:

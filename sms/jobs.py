@@ -14,7 +14,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -147,35 +147,91 @@ def create_from_upload(
     return job_id
 
 
-def rights_statement_recipients(query_url: str, year: int) -> Iterator[Recipient]:
-    """Every insured person with a mobile phone and a rights statement for ``year`` (query store)."""
-    with pg.connect(query_url) as q, q.cursor(name="sms_rights") as cur:
-        cur.itersize = 5000
-        cur.execute(
-            """
-            select p.phone, p.name, coalesce(sum(r.rows) filter (where r.insurance = %(basic)s), 0),
-                   coalesce(sum(r.person_amount) filter (where r.insurance = %(basic)s), 0),
-                   coalesce(sum(r.to_account) filter (where r.insurance = %(basic)s), 0),
-                   coalesce(sum(r.person_amount) filter (where r.insurance = %(annuity)s), 0)
-            from person_overview p join rights_statement r on r.person_id = p.person_id and r.year = %(year)s
-            where p.phone ~ '^1[3-9][0-9]{9}$'
-            group by p.person_id, p.phone, p.name
-            order by p.person_id
-            """,
-            {"year": year, "basic": BASIC_INSURANCE, "annuity": ANNUITY_INSURANCE},
-        )
-        for phone, name, months, person_amount, to_account, annuity in cur:
-            yield Recipient(
-                str(phone),
+def create_notice(
+    conn: Conn,
+    *,
+    title: str,
+    recipients: Sequence[Recipient],
+    created_by: str,
+    mandatory: bool = False,
+    rate_per_second: float | None = None,
+) -> int:
+    """A staff notice to a checked list (``sms.notice``): each recipient's text is its ``content``."""
+    if not title.strip() or len(title.strip()) > 60:
+        raise JobError("请填写任务名称（不超过60字）")
+    if not recipients:
+        raise JobError("名单中没有收件人")
+    job_id = _new_job(
+        conn,
+        kind="notice",
+        title=title.strip(),
+        template="staff_notice",
+        source="upload",
+        created_by=created_by,
+        mandatory=mandatory,
+        unknown_policy="hold",
+        rate_per_second=rate_per_second,
+    )
+    _insert(conn, job_id, "staff_notice", mandatory, recipients)
+    return job_id
+
+
+def rights_statement_recipients(query_url: str, year: int, regions: Sequence[str] | None = None) -> Iterator[Recipient]:
+    """Every insured person with a mobile phone and a rights statement for ``year`` (query store); with
+    ``regions``, only the persons of those 统筹区.
+
+    Where the store keeps the phone sealed (``phone_enc``, ``hub.crypto.columns``), it is opened here, a batch
+    at a time; a row not sealed yet keeps its plain ``phone``.
+    """
+    with pg.connect(query_url) as q:
+        found = q.execute(
+            "select exists (select 1 from information_schema.columns where table_schema = current_schema() "
+            "and table_name = 'person_overview' and column_name = 'phone_enc')"
+        ).fetchone()
+        sealed = bool(found and found[0])
+        envelope = "p.phone_enc" if sealed else "null::bytea"
+        with q.cursor(name="sms_rights", row_factory=psycopg.rows.dict_row) as cur:
+            cur.execute(
+                f"""
+                select p.person_id, {envelope} as phone_enc, p.phone, p.name,
+                       coalesce(sum(r.rows) filter (where r.insurance = %(basic)s), 0) as months,
+                       coalesce(sum(r.person_amount) filter (where r.insurance = %(basic)s), 0) as person_amount,
+                       coalesce(sum(r.to_account) filter (where r.insurance = %(basic)s), 0) as to_account,
+                       coalesce(sum(r.person_amount) filter (where r.insurance = %(annuity)s), 0) as annuity
+                from person_overview p join rights_statement r on r.person_id = p.person_id and r.year = %(year)s
+                where ({envelope} is not null or p.phone ~ '^1[3-9][0-9]{{9}}$')
+                  and (%(all_regions)s or p.region_code = any(%(regions)s))
+                group by p.person_id
+                order by p.person_id
+                """,
                 {
-                    "name": str(name or ""),
-                    "year": str(year),
-                    "months": str(months),
-                    "person_amount": f"{Decimal(str(person_amount)):.2f}",
-                    "to_account": f"{Decimal(str(to_account)):.2f}",
-                    "annuity_amount": f"{Decimal(str(annuity)):.2f}",
+                    "year": year,
+                    "basic": BASIC_INSURANCE,
+                    "annuity": ANNUITY_INSURANCE,
+                    "all_regions": regions is None,
+                    "regions": list(regions or ()),
                 },
             )
+            while batch := cur.fetchmany(5000):
+                if sealed:
+                    from hub.crypto import columns
+
+                    columns.reveal(q, "person_overview", batch)
+                for row in batch:
+                    phone = str(row["phone"] or "")
+                    if not PHONE.match(phone):
+                        continue
+                    yield Recipient(
+                        phone,
+                        {
+                            "name": str(row["name"] or ""),
+                            "year": str(year),
+                            "months": str(row["months"]),
+                            "person_amount": f"{Decimal(str(row['person_amount'])):.2f}",
+                            "to_account": f"{Decimal(str(row['to_account'])):.2f}",
+                            "annuity_amount": f"{Decimal(str(row['annuity'])):.2f}",
+                        },
+                    )
 
 
 def create_rights_statement(
@@ -197,6 +253,12 @@ def create_rights_statement(
     return job_id
 
 
+def _text(job: dict[str, Any], personalisation: dict[str, Any], settings: SmsSettings) -> str:
+    """The signed text a message of ``job`` is sent with (as the worker renders it)."""
+    values = {str(k): str(v) for k, v in personalisation.items()}
+    return text.sign(settings.signature, templates.render(job["template"], values, mandatory=job["mandatory"]))
+
+
 def preview(conn: Conn, job_id: int, settings: SmsSettings, samples: int = 3) -> Preview:
     """Count, billed segments and cost of the job as it stands; samples with the phone masked."""
     job = _job(conn, job_id)
@@ -205,12 +267,7 @@ def preview(conn: Conn, job_id: int, settings: SmsSettings, samples: int = 3) ->
         cur.itersize = 5000
         cur.execute("select recipient, personalisation from hub.sms_message where job_id = %s order by id", (job_id,))
         for recipient, personalisation in cur:
-            body = text.sign(
-                settings.signature,
-                templates.render(
-                    job["template"], {str(k): str(v) for k, v in personalisation.items()}, mandatory=job["mandatory"]
-                ),
-            )
+            body = _text(job, personalisation, settings)
             n = text.segment_count(body)
             out.recipients += 1
             out.segments += n
@@ -222,6 +279,17 @@ def preview(conn: Conn, job_id: int, settings: SmsSettings, samples: int = 3) ->
         (out.recipients, out.segments, out.cost, job_id),
     )
     return out
+
+
+def samples(conn: Conn, job_id: int, settings: SmsSettings, n: int = 3) -> list[str]:
+    """The first ``n`` messages of a job as they will be sent, each behind its masked phone (as in ``preview``)."""
+    job = _job(conn, job_id)
+    rows = conn.execute(
+        "select recipient, personalisation from hub.sms_message where job_id = %s order by id limit %s", (job_id, n)
+    ).fetchall()
+    return [
+        f"{mask_phone(str(recipient))}：{_text(job, personalisation, settings)}" for recipient, personalisation in rows
+    ]
 
 
 def _job(conn: Conn, job_id: int) -> dict[str, Any]:

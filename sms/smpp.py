@@ -6,8 +6,14 @@ window and the rate allow, and a reader that correlates responses by sequence nu
 turns receipts into events, expires submits without a response and keeps the link alive.
 
 A submit whose response never comes (timeout, or the connection dropped inside the window) may or may not
-have reached the SMSC; it is reported as ``Unknown`` and never resent here. THROTTLED and MSGQFUL mean the
-SMSC refused the part, so it goes back to the front of the queue and the bind slows down.
+have reached the SMSC; it is reported as ``Unknown`` and never resent here. A submit_sm_resp that accepts a
+part after its timeout (same connection, within one more response timeout) is reported as ``LateAccepted``:
+the part is recorded as sent with the SMSC's message id, so its receipt still matches. THROTTLED and MSGQFUL
+mean the SMSC refused the part, so it goes back to the front of the queue and the bind slows down.
+
+A clean stop (``close``, on SIGTERM) takes no new message but first sends the remaining parts of every long
+message already begun, for at most ``STOP_GRACE_SECONDS``, then lets the windows drain and unbinds: a clean
+shutdown never cuts a long message in two unless the SMSC stops taking parts for that long.
 
 smpplib makes and parses every PDU in Python objects, which costs more than the rest of the worker per
 message; the two PDUs that make up nearly all of the traffic are therefore written here directly:
@@ -27,7 +33,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import smpplib.client
@@ -42,6 +48,7 @@ from sms.transport import (
     Accepted,
     Event,
     Incoming,
+    LateAccepted,
     NotSent,
     OutPart,
     Receipt,
@@ -73,6 +80,10 @@ THROTTLED = 0x58
 MSGQFUL = 0x14
 SLOW_DOWN = {THROTTLED, MSGQFUL}
 MAX_PAUSE = 10.0
+# A clean stop sends the remaining parts of the long messages already begun for at most this long (seconds)
+# before it unbinds; what is still queued then is reported NotSent. At the default 500 parts/s per bind the
+# longest message (255 parts) needs about half a second, so only an SMSC that keeps refusing parts hits it.
+STOP_GRACE_SECONDS = 10.0
 _LINK_ERRORS = (OSError, smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError)
 
 
@@ -152,6 +163,9 @@ class _Bind:
         self.cfg = owner.cfg
         self.name = f"bind{index}"
         self.pending: dict[int, tuple[OutPart, float]] = {}
+        # Submits reported Unknown after their response timeout on the current connection: sequence → (part,
+        # until when a late submit_sm_resp is still taken). Kept one more response timeout, then forgotten.
+        self.expired: dict[int, tuple[OutPart, float]] = {}
         self.lock = threading.Lock()  # socket writes and ``pending``
         self.room = threading.Condition(self.lock)
         self.client: Any = None
@@ -188,6 +202,7 @@ class _Bind:
 
     def _connect(self) -> None:
         self.sequences = _Sequences()
+        self.expired = {}  # sequence numbers start again on a new connection
         client = smpplib.client.Client(
             self.cfg.host,
             self.cfg.port,
@@ -402,8 +417,15 @@ class _Bind:
         events: list[Event] = []
         for entry, sequence, status, raw in entries:
             if entry is None:
-                # After its timeout (already reported Unknown): an accept still settles the part.
-                log.info("%s: late response seq=%d status=0x%x", self.name, sequence, status)
+                late = self.expired.pop(sequence, None)
+                if late is not None and status == 0:
+                    # After its timeout (already reported Unknown): the SMSC took the part after all. Its message
+                    # id is recorded so the receipt matches; the part is never sent again.
+                    events.append(LateAccepted(late[0].key, raw.decode("ascii", "replace"), self.name))
+                    log.info("%s: late accept seq=%d", self.name, sequence)
+                else:
+                    # A late refusal, or a sequence no longer known: the part stays unknown.
+                    log.info("%s: late response seq=%d status=0x%x", self.name, sequence, status)
                 continue
             part = entry[0]
             if status == 0:
@@ -451,8 +473,14 @@ class _Bind:
                 if deadline < now:
                     del self.pending[seq]
                     expired.append(part)
+                    # A late accept is taken for one more response timeout: a message resent by its job's
+                    # policy after the Unknown is submitted anew and cannot itself be unknown before then.
+                    self.expired[seq] = (part, now + self.cfg.response_timeout_seconds)
             if expired:
                 self.room.notify_all()
+            for seq, (_, until) in list(self.expired.items()):
+                if until < now:
+                    del self.expired[seq]
         for part in expired:
             self.owner.out.put(Unknown(part.key, "response timeout", self.name))
         if self.enquire_deadline is not None:
@@ -465,6 +493,19 @@ class _Bind:
                     self.client.send_pdu(smpplib.smpp.make_pdu("enquire_link", client=self.client))
             self.enquire_deadline = now + self.cfg.response_timeout_seconds
             self.last_heard = now
+
+
+def _split_begun(queue: Iterable[OutPart]) -> tuple[list[OutPart], list[OutPart]]:
+    """(parts of messages of which a part has left the queue, parts of messages not begun), in queue order.
+
+    A message's parts are queued together, so one with fewer parts queued than it has is begun: some part of
+    it was taken by a bind (written to the SMSC, or in the window).
+    """
+    parts = list(queue)
+    queued: collections.Counter[int] = collections.Counter(p.key[0] for p in parts)
+    begun = [p for p in parts if queued[p.key[0]] < p.parts]
+    not_begun = [p for p in parts if queued[p.key[0]] >= p.parts]
+    return begun, not_begun
 
 
 def _addr(value: Any) -> str:
@@ -483,6 +524,7 @@ class SmppTransport:
         self.throttled = 0
         self._queue: collections.deque[OutPart] = collections.deque()
         self._ready = threading.Condition()
+        self._closing = False
         self._binds = [_Bind(self, i) for i in range(cfg.binds)]
 
     @property
@@ -523,15 +565,30 @@ class SmppTransport:
             if not self._queue:
                 self._ready.wait(timeout)
             queue = self._queue
-            return [queue.popleft() for _ in range(min(n, len(queue)))]
+            taken = [queue.popleft() for _ in range(min(n, len(queue)))]
+            if self._closing and not queue:
+                self._ready.notify_all()  # ``close`` waits for the queue to empty
+            return taken
 
     def give_back(self, part: OutPart) -> None:
         with self._ready:
             self._queue.appendleft(part)
             self._ready.notify()
 
-    def close(self) -> None:
-        """Stop taking parts, let the windows drain (bounded), unbind cleanly; unsent parts come back."""
+    def close(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Stop cleanly: messages not begun come back at once (NotSent); the remaining parts of the long messages
+        already begun are still sent for at most ``grace`` seconds; then the windows drain (bounded), every bind
+        unbinds and whatever is still queued comes back."""
+        with self._ready:
+            self._closing = True
+            begun, not_begun = _split_begun(self._queue)
+            self._queue = collections.deque(begun)
+        # In one batch, so that every part of a message not begun is recorded at once (back to the queue).
+        self.out.put_many([NotSent(part.key) for part in not_begun])
+        deadline = time.monotonic() + grace
+        with self._ready:
+            while self._queue and time.monotonic() < deadline and any(b.thread.is_alive() for b in self._binds):
+                self._ready.wait(min(0.05, max(0.0, deadline - time.monotonic())))
         self.stopping.set()
         with self._ready:
             self._ready.notify_all()
@@ -541,5 +598,4 @@ class SmppTransport:
         with self._ready:
             left = list(self._queue)
             self._queue.clear()
-        for part in left:
-            self.out.put(NotSent(part.key))
+        self.out.put_many([NotSent(part.key) for part in left])

@@ -15,7 +15,7 @@ import psycopg
 
 from hub.messaging.outbox import FailureKind
 from sms import receipts
-from sms.transport import Accepted, Event, Incoming, NotSent, PartKey, Receipt, Rejected, Unknown
+from sms.transport import Accepted, Event, Incoming, LateAccepted, NotSent, PartKey, Receipt, Rejected, Unknown
 
 log = logging.getLogger(__name__)
 
@@ -67,22 +67,30 @@ def apply(conn: Conn, events: Sequence[Event], *, match_orphans: bool = True) ->
     if accepted:
         _accepted(conn, accepted)
         out.settled += [e.key for e in accepted]
+    late: list[LateAccepted] = []
     for e in events:
-        if isinstance(e, Rejected):
+        if isinstance(e, LateAccepted):
+            late.append(e)  # after the Unknown it follows, which may be in this batch
+        elif isinstance(e, Rejected):
             _failed_part(conn, e.key, e.command_status)
             out.settled.append(e.key)
         elif isinstance(e, Unknown):
             _unknown_part(conn, e.key, e.reason)
             out.settled.append(e.key)
         elif isinstance(e, NotSent):
-            _not_sent(conn, e.key)
             out.settled.append(e.key)
             out.not_sent.append(e.key)
         elif isinstance(e, Incoming):
             _incoming(conn, e)
+    if out.not_sent:
+        _not_sent(conn, out.not_sent)
+    if late:
+        _late_accepted(conn, late)  # not ``settled``: they left the window with their Unknown
     found = [e for e in events if isinstance(e, Receipt)]
     if found:
         _receipts(conn, found, out)
+    if late:
+        _match_orphans(conn, [e.smpp_id for e in late], out)  # a receipt may have come before the late accept
     if accepted and match_orphans:
         _match_orphans(conn, [e.smpp_id for e in accepted], out)
     return out
@@ -106,6 +114,31 @@ def _accepted(conn: Conn, events: list[Accepted]) -> None:
         """
         update hub.sms_message m set status = 'sent', sent_at = now(), updated_at = now()
         where m.id = any(%s) and m.status in ('queued', 'unknown')
+          and not exists (
+            select 1 from hub.sms_segment s where s.message_id = m.id and s.status not in ('sent', 'delivered'))
+        """,
+        (sorted(set(message_ids)),),
+    )
+
+
+def _late_accepted(conn: Conn, events: list[LateAccepted]) -> None:
+    """A part reported unknown was accepted after all: it becomes sent with the SMSC's message id, and its
+    message becomes sent once every part is sent or delivered. Only a part still 'unknown' is touched (one
+    resent since is a new submit in its own state)."""
+    message_ids = [e.key[0] for e in events]
+    conn.execute(
+        """
+        update hub.sms_segment s set status = 'sent', smpp_id = a.smpp_id, bind = a.bind, acked_at = now()
+        from unnest(%s::bigint[], %s::int[], %s::text[], %s::text[]) as a(message_id, seq, smpp_id, bind)
+        where s.message_id = a.message_id and s.seq = a.seq and s.status = 'unknown' and s.smpp_id is null
+        """,
+        (message_ids, [e.key[1] for e in events], [e.smpp_id for e in events], [e.bind for e in events]),
+    )
+    conn.execute(
+        """
+        update hub.sms_message m set status = 'sent', sent_at = coalesce(m.sent_at, now()), failure_reason = null,
+            updated_at = now()
+        where m.id = any(%s) and m.status = 'unknown'
           and not exists (
             select 1 from hub.sms_segment s where s.message_id = m.id and s.status not in ('sent', 'delivered'))
         """,
@@ -143,18 +176,35 @@ def _unknown_part(conn: Conn, key: PartKey, reason: str) -> None:
     )
 
 
-def _not_sent(conn: Conn, key: PartKey) -> None:
-    conn.execute("delete from hub.sms_segment where message_id = %s and seq = %s and status = 'submitting'", key)
-    left = conn.execute("select count(*) from hub.sms_segment where message_id = %s", (key[0],)).fetchone()
-    if left and int(left[0]) == 0:
-        # Nothing of it left the hub: it goes back to the queue as if never taken.
-        conn.execute(
-            "update hub.sms_message set status = 'created', queued_at = null, updated_at = now() "
-            "where id = %s and status = 'queued'",
-            (key[0],),
-        )
-    else:
-        fail_message(conn, key[0], FailureKind.TECHNICAL, "interrupted between segments")
+def _not_sent(conn: Conn, keys: list[PartKey]) -> None:
+    """Parts that never left the hub (the transport stopped first): a message none of whose parts left goes
+    back to the queue as if never taken; one whose other parts did leave was cut and fails. The transport
+    reports every part of a message it did not begin in one batch, so a whole message is judged at once."""
+    conn.execute(
+        """
+        delete from hub.sms_segment s using unnest(%s::bigint[], %s::int[]) as k(message_id, seq)
+        where s.message_id = k.message_id and s.seq = k.seq and s.status = 'submitting'
+        """,
+        ([k[0] for k in keys], [k[1] for k in keys]),
+    )
+    ids = sorted({k[0] for k in keys})
+    conn.execute(
+        """
+        update hub.sms_message m set status = 'created', queued_at = null, updated_at = now()
+        where m.id = any(%s) and m.status = 'queued'
+          and not exists (select 1 from hub.sms_segment s where s.message_id = m.id)
+        """,
+        (ids,),
+    )
+    conn.execute(
+        """
+        update hub.sms_message m set status = 'failed', failure_kind = %s, failure_reason = %s, failed_at = now(),
+            updated_at = now()
+        where m.id = any(%s) and m.status <> 'failed'
+          and exists (select 1 from hub.sms_segment s where s.message_id = m.id)
+        """,
+        (FailureKind.TECHNICAL.value, "interrupted between segments", ids),
+    )
 
 
 def _incoming(conn: Conn, event: Incoming) -> None:

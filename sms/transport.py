@@ -46,6 +46,16 @@ class Accepted:
 
 
 @dataclass(frozen=True)
+class LateAccepted:
+    """An accept that came after the part was reported Unknown (its response timed out): the part reached the
+    SMSC under ``smpp_id``; it is recorded as sent (never sent again) so its receipt matches."""
+
+    key: PartKey
+    smpp_id: str
+    bind: str
+
+
+@dataclass(frozen=True)
 class Rejected:
     key: PartKey
     command_status: int
@@ -87,7 +97,7 @@ class Incoming:
     ack: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
 
-Event = Accepted | Rejected | Unknown | Receipt | NotSent | Incoming
+Event = Accepted | LateAccepted | Rejected | Unknown | Receipt | NotSent | Incoming
 
 
 class Transport(Protocol):

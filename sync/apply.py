@@ -11,8 +11,11 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from hub.crypto import keys as crypto_keys
+from hub.crypto import ring
+from hub.crypto.fields import Keyring
 from sync.feed import Checkpoint
-from sync.models import AGGREGATE_MODELS, PARAMETERS, ROW_MODELS
+from sync.models import AGGREGATE_MODELS, PARAMETERS, ROW_MODELS, RowModel
 from sync.projections import Add, Delete, Op, Upsert
 
 
@@ -35,13 +38,31 @@ def _jsonb(value: Any) -> Jsonb:
 
 _KEYS: dict[str, tuple[str, ...]] = {m.name: m.key for m in ROW_MODELS}
 _KEYS[PARAMETERS.name] = PARAMETERS.key
-_COLUMNS: dict[str, tuple[str, ...]] = {m.name: m.column_names for m in ROW_MODELS}
+_COLUMNS: dict[str, tuple[str, ...]] = {m.name: m.store_columns for m in ROW_MODELS}
 _COLUMNS[PARAMETERS.name] = PARAMETERS.column_names
 _JSON_COLUMNS: dict[str, frozenset[str]] = {
     m.name: frozenset(col.name for col in m.cols if col.type == "jsonb") for m in ROW_MODELS
 }
 _JSON_COLUMNS[PARAMETERS.name] = frozenset({"value"})
 _AGGREGATES = {a.name: a for a in AGGREGATE_MODELS}
+_ROW_MODELS: dict[str, RowModel] = {m.name: m for m in ROW_MODELS}
+
+
+def store_keyring(store: psycopg.Connection[Any]) -> Keyring:
+    """The query store's keyring for sealing (its first keys are created in the caller's transaction)."""
+    return ring.for_writing(store, crypto_keys.QUERY_TABLE)
+
+
+def store_row(model: str, values: dict[str, Any], keyring: Keyring | None) -> tuple[Any, ...]:
+    """A projected row as the parameters of ``_upsert_sql(model)``: sealed and with jsonb wrapped."""
+    row_model = _ROW_MODELS.get(model)
+    stored = (
+        row_model.store_values(values, keyring) if row_model is not None else tuple(values[c] for c in _COLUMNS[model])
+    )
+    json_cols = _JSON_COLUMNS[model]
+    if not json_cols:
+        return stored
+    return tuple(_jsonb(v) if c in json_cols else v for c, v in zip(_COLUMNS[model], stored, strict=True))
 
 
 def _upsert_sql(model: str) -> str:
@@ -77,8 +98,8 @@ def collapse(
     return final, sums
 
 
-def write_ops(store: psycopg.Connection[Any], ops: Iterable[Op]) -> None:
-    """Apply operations inside the caller's transaction."""
+def write_ops(store: psycopg.Connection[Any], ops: Iterable[Op], keyring: Keyring | None = None) -> None:
+    """Apply operations inside the caller's transaction (sealing with ``keyring``, or the store's own)."""
     final, sums = collapse(ops)
     deletes: dict[str, list[tuple[Any, ...]]] = {}
     upserts: dict[str, list[tuple[Any, ...]]] = {}
@@ -86,10 +107,10 @@ def write_ops(store: psycopg.Connection[Any], ops: Iterable[Op]) -> None:
         if isinstance(op, Delete):
             deletes.setdefault(model, []).append(key)
         else:
-            json_cols = _JSON_COLUMNS[model]
-            upserts.setdefault(model, []).append(
-                tuple(_jsonb(op.values[c]) if c in json_cols else op.values[c] for c in _COLUMNS[model])
-            )
+            row_model = _ROW_MODELS.get(model)
+            if keyring is None and row_model is not None and row_model.sealed_cols:
+                keyring = store_keyring(store)
+            upserts.setdefault(model, []).append(store_row(model, op.values, keyring))
     with store.cursor() as cur:
         for model, keys in deletes.items():
             cur.executemany(_delete_sql(model, _KEYS[model]), keys)

@@ -10,10 +10,14 @@ Plain names here (``person_id``, ``period``); indicator codes stay on the core s
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
+
+from hub.crypto import columns as sealed_columns
+from hub.crypto.fields import Keyring
+from hub.crypto.rotation import EncryptedColumn
 
 # Store column types, as written in the migration.
 BIGINT = "bigint"
@@ -33,12 +37,23 @@ Row = Mapping[str, Any]
 
 @dataclass(frozen=True)
 class Col:
-    """A store column: its name, type, the SQL expression over the core row ``t`` and the same in Python."""
+    """A store column: its name, type, the SQL expression over the core row ``t`` and the same in Python.
+
+    A ``sealed`` column is stored encrypted: the store holds its envelope and blind index (``sealed``
+    names them) and keeps the plain column empty.
+    """
 
     name: str
     type: str
     sql: str
     py: Callable[[Row], Any]
+    sealed: EncryptedColumn | None = None
+
+
+def sealed(col: Col, column: EncryptedColumn) -> Col:
+    """``col`` kept encrypted in the store as ``column`` (its envelope and blind index)."""
+    assert column.plaintext == col.name and column.index_column is not None
+    return replace(col, sealed=column)
 
 
 def _conv(type_: str, value: Any) -> Any:
@@ -78,8 +93,48 @@ class RowModel:
     cols: tuple[Col, ...]
     subjects: tuple[tuple[str, str], ...] = ()  # (subject type, store column)
 
+    def __post_init__(self) -> None:
+        for col in self.cols:
+            assert col.sealed is None or col.sealed.key_columns == self.key, f"{self.name}.{col.name}: row key"
+
     def project(self, row: Row) -> dict[str, Any]:
         return {col.name: col.py(row) for col in self.cols}
+
+    @property
+    def sealed_cols(self) -> tuple[Col, ...]:
+        return tuple(col for col in self.cols if col.sealed is not None)
+
+    @property
+    def store_columns(self) -> tuple[str, ...]:
+        """The store columns a projected row is written to (a sealed one: envelope, index, emptied plain)."""
+        names: list[str] = []
+        for col in self.cols:
+            if col.sealed is None:
+                names.append(col.name)
+            else:
+                assert col.sealed.index_column is not None
+                names += [col.sealed.column, col.sealed.index_column, col.name]
+        return tuple(names)
+
+    @property
+    def checked_columns(self) -> tuple[str, ...]:
+        """The columns ``sync verify`` compares by SQL checksum (sealed ones are compared in Python)."""
+        return tuple(col.name for col in self.cols if col.sealed is None)
+
+    def store_values(self, values: Mapping[str, Any], keyring: Keyring | None) -> tuple[Any, ...]:
+        """``values`` (a projected row) as written to ``store_columns``, sealing where the model says."""
+        if not self.sealed_cols:
+            return tuple(values[c] for c in self.column_names)
+        assert keyring is not None
+        key = self.key_of(values)
+        out: list[Any] = []
+        for col in self.cols:
+            value = values[col.name]
+            if col.sealed is None:
+                out.append(value)
+            else:
+                out += [*col.sealed.seal(keyring, None if value is None else str(value), key), None]
+        return tuple(out)
 
     def key_of(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         return tuple(values[k] for k in self.key)
@@ -216,13 +271,13 @@ ROW_MODELS: tuple[RowModel, ...] = (
         (
             c("person_id", BIGINT, "aac001"),
             c("id_type", TEXT, "aac058"),
-            c("id_number", TEXT, "aac002"),
+            sealed(c("id_number", TEXT, "aac002"), sealed_columns.PERSON_ID_NUMBER),
             c("name", TEXT, "aac003"),
             c("sex", TEXT, "aac004"),
             c("ethnicity", TEXT, "aac005"),
             c("birth_date", DATE, "aac006"),
             c("work_start", DATE, "aac007"),
-            c("phone", TEXT, "aac067"),
+            sealed(c("phone", TEXT, "aac067"), sealed_columns.PERSON_PHONE),
             c("region_code", TEXT, "aaa027"),
             flag("retired", "aac084", "1"),
             c("retire_date", DATE, "aic162"),
@@ -351,10 +406,10 @@ ROW_MODELS: tuple[RowModel, ...] = (
             c("region_code", TEXT, "aaa027"),
             c("status", TEXT, "aab051"),
             c("contact_name", TEXT),
-            c("contact_phone", TEXT),
+            sealed(c("contact_phone", TEXT), sealed_columns.UNIT_CONTACT_PHONE),
             c("address", TEXT),
             c("bank_name", TEXT),
-            c("bank_account", TEXT),
+            sealed(c("bank_account", TEXT), sealed_columns.UNIT_BANK_ACCOUNT),
         ),
         (("unit", "unit_id"),),
     ),

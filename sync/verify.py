@@ -1,5 +1,10 @@
 """Reconciliation: prove that the query store equals what the core says, model by model.
 
+Encrypted columns (ID number, phone, bank account) are compared on their plaintext: the store's envelope
+is opened and must hold the normalised core value, its blind index must be the one of that value, and the
+old plaintext column must be empty. That pass streams both sides in key order through Python (an
+envelope cannot be opened in SQL); every other column is compared as follows.
+
 Both sides compute, per bucket of keys, the row count and an order-independent checksum (the sum of
 60-bit prefixes of each row's md5). Only buckets that differ are compared key by key, so a large
 model that is equal costs two aggregate scans. ``repair`` rewrites the differing keys from the core.
@@ -18,8 +23,11 @@ from typing import Any
 import psycopg
 
 from hub import pg
+from hub.crypto import keys, ring
+from hub.crypto.fields import Keyring, normalise
+from hub.crypto.sm import SealBroken
 from sync import apply, feed
-from sync.models import AGGREGATE_MODELS, PARAMETERS, ROW_MODELS
+from sync.models import AGGREGATE_MODELS, PARAMETERS, ROW_MODELS, RowModel
 from sync.worker import FEED
 
 BUCKETS = 1024
@@ -33,6 +41,7 @@ class ModelSpec:
     columns: tuple[str, ...]
     core_sql: str  # yields exactly ``columns`` with the store's types
     json_columns: frozenset[str] = frozenset()
+    model: RowModel | None = None  # set when the model has encrypted columns (compared in Python)
 
 
 @dataclass
@@ -55,9 +64,10 @@ def specs() -> Iterator[ModelSpec]:
         yield ModelSpec(
             m.name,
             m.key,
-            m.column_names,
+            m.checked_columns,
             m.select_sql(),
             frozenset(c.name for c in m.cols if c.type == "jsonb"),
+            m if m.sealed_cols else None,
         )
     for a in AGGREGATE_MODELS:
         yield ModelSpec(a.name, a.key_names, a.column_names, a.select_sql())
@@ -113,6 +123,71 @@ def compare(
     return report, core_k, store_k
 
 
+def _key_text(key: tuple[Any, ...]) -> str:
+    # As PostgreSQL writes ``row(key)::text`` for the integer keys of the models with sealed columns.
+    return "(" + ",".join(str(k) for k in key) + ")"
+
+
+def sealed_differences(
+    core: psycopg.Connection[Any], store: psycopg.Connection[Any], model: RowModel, keyring: Keyring | None
+) -> list[str]:
+    """Keys (as ``_key_text``) whose encrypted columns do not hold the core's values; both sides in key order."""
+    keys_sql = ", ".join(model.key)
+    plain = [c.name for c in model.sealed_cols]
+    stored: list[str] = []
+    for col in model.sealed_cols:
+        assert col.sealed is not None and col.sealed.index_column is not None
+        stored += [col.sealed.column, col.sealed.index_column, col.name]
+    differing: list[str] = []
+    with (
+        core.transaction(),
+        core.cursor(name="verify_sealed_core") as core_cur,
+        store.cursor(name="verify_sealed_store") as store_cur,
+    ):
+        core_cur.itersize = store_cur.itersize = 5000
+        core_cur.execute(f"select {keys_sql}, {', '.join(plain)} from ({model.select_sql()}) e order by {keys_sql}")
+        store_cur.execute(f"select {keys_sql}, {', '.join(stored)} from {model.name} order by {keys_sql}")
+        n = len(model.key)
+        core_rows, store_rows = iter(core_cur), iter(store_cur)
+        c_row, s_row = next(core_rows, None), next(store_rows, None)
+        while c_row is not None and s_row is not None:
+            c_key, s_key = tuple(c_row[:n]), tuple(s_row[:n])
+            if c_key < s_key:
+                c_row = next(core_rows, None)  # missing in the store: the checksum pass reports it
+            elif s_key < c_key:
+                s_row = next(store_rows, None)
+            else:
+                if not _sealed_equal(model, keyring, c_key, c_row[n:], s_row[n:]):
+                    differing.append(_key_text(c_key))
+                c_row, s_row = next(core_rows, None), next(store_rows, None)
+    return differing
+
+
+def _sealed_equal(
+    model: RowModel, keyring: Keyring | None, key: tuple[Any, ...], plain: tuple[Any, ...], stored: tuple[Any, ...]
+) -> bool:
+    for i, col in enumerate(model.sealed_cols):
+        assert col.sealed is not None
+        value, (envelope, index, leftover) = plain[i], stored[3 * i : 3 * i + 3]
+        if leftover is not None:
+            return False  # plaintext left in the store
+        if value is None:
+            if envelope is not None or index is not None:
+                return False
+            continue
+        if envelope is None or index is None or keyring is None:
+            return False
+        try:
+            opened = keyring.open(bytes(envelope), col.sealed.context(key))
+        except SealBroken:
+            return False
+        if opened != normalise(col.sealed.kind, str(value)):
+            return False
+        if bytes(index) != keyring.blind_index(col.sealed.kind, str(value)):
+            return False
+    return True
+
+
 def _repair(core: psycopg.Connection[Any], store: psycopg.Connection[Any], spec: ModelSpec, report: ModelReport) -> int:
     rewrite = report.missing + report.differing
     drop = report.extra + report.differing
@@ -120,7 +195,21 @@ def _repair(core: psycopg.Connection[Any], store: psycopg.Connection[Any], spec:
     with store.transaction():
         if drop:
             store.execute(f"delete from {spec.name} where {key_expr} = any(%s)", (drop,))
-        if rewrite:
+        if rewrite and spec.model is not None:
+            # Sealed on the way in, as the projections do.
+            model = spec.model
+            found = core.execute(
+                f"select {', '.join(model.column_names)} from ({spec.core_sql}) e where {_key_expr(spec)} = any(%s)",
+                (rewrite,),
+            ).fetchall()
+            keyring = apply.store_keyring(store)
+            with store.cursor() as cur:
+                cur.executemany(
+                    f"insert into {spec.name} ({', '.join(model.store_columns)}) "
+                    f"values ({', '.join(['%s'] * len(model.store_columns))})",
+                    [apply.store_row(spec.name, dict(zip(model.column_names, r, strict=True)), keyring) for r in found],
+                )
+        elif rewrite:
             # jsonb travels as text so that numbers keep their exact scale.
             cols = ", ".join(f"e.{c}::text" if c in spec.json_columns else f"e.{c}" for c in spec.columns)
             rows = core.execute(
@@ -157,12 +246,21 @@ def verify(
     reports: list[ModelReport] = []
     all_specs = list(specs())
     with pg.connect(core_url, autocommit=True) as core, pg.connect(store_url) as store:
-        for i, spec in enumerate(all_specs):
+        keyring = ring.for_reading(store, keys.QUERY_TABLE)
+        store.rollback()
+
+        def check(spec: ModelSpec) -> ModelReport:
             report, _, _ = compare(core, store, spec)
+            if spec.model is not None:
+                sealed = sealed_differences(core, store, spec.model, keyring)
+                report.differing = sorted(set(report.differing) | set(sealed))
             store.rollback()
+            return report
+
+        for i, spec in enumerate(all_specs):
+            report = check(spec)
             if not report.equal and _wait_caught_up(core, store, wait_seconds):
-                report, _, _ = compare(core, store, spec)
-                store.rollback()
+                report = check(spec)
             if repair and not report.equal:
                 report.repaired = _repair(core, store, spec, report)
             reports.append(report)

@@ -18,6 +18,8 @@ from typing import Any
 import psycopg
 
 from hub import pg
+from hub.crypto import columns as sealed_columns
+from hub.crypto.rotation import QUERY
 from hub.redact import redact
 from hub.settings import SyncSettings
 from sync import apply, feed
@@ -98,6 +100,7 @@ class SyncWorker:
             raise AnotherWriter("另一个同步进程正在写入查询库")
         self._listen = pg.connect(self.core_url, autocommit=True, application_name="hub-sync-listen")
         self._listen.execute("listen core_changes")
+        seal_leftovers(self._store)
 
     def close(self) -> None:
         self._cp = None
@@ -256,6 +259,17 @@ class SyncWorker:
     # status ------------------------------------------------------------------------------
     def status(self) -> Status:
         return read_status(self.core, self.store, self.lag_alarm)
+
+
+def seal_leftovers(store: psycopg.Connection[Any]) -> int:
+    """The data step of the encrypted read-model columns: seal what older rows still hold in plaintext.
+
+    Run by the single writer (it holds the writer lock), so it never races a backfill. Commits per batch.
+    """
+    done = sealed_columns.seal_leftovers(store, QUERY)
+    if done:
+        log.info("sealed %d plaintext values left in the query store", done)
+    return done
 
 
 def read_status(core: psycopg.Connection[Any], store: psycopg.Connection[Any], lag_alarm: float) -> Status:

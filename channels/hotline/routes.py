@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from channels.errors import ChannelRefused, DeviceRefused
+from channels.errors import CHANNEL_RESPONSES, PRINTABLE, ChannelRefused, DeviceRefused
 from channels.hotline import speech
 from channels.reads import Authenticate, ReadOpener
 from channels.sessions import ChannelSessions, SessionEnded
@@ -18,10 +18,10 @@ from hub.access.subject import Channel, Subject, SubjectKind
 from hub.identity import pins
 from hub.identity.errors import IdentityError
 from hub.persons import service as persons
+from hub.persons.cards import card_status_label
 from hub.rules.period import Period
 
 CALL_HEADER = "X-Hotline-Call"
-CARD_LABELS = {"1": "正常", "2": "挂失", "3": "注销"}
 GREETING = "身份验证成功。"
 
 
@@ -37,7 +37,7 @@ class CallStart(BaseModel):
         min_length=15, max_length=20, pattern=r"^[0-9*#]+$", description="按键输入的身份证号，X 按 *"
     )
     pin: str = Field(min_length=6, max_length=6, pattern=r"^\d{6}$")
-    line: str | None = Field(None, max_length=20, description="来电号码（仅以密钥散列参与锁定计数）")
+    line: str | None = Field(None, max_length=20, pattern=PRINTABLE, description="来电号码（仅以密钥散列参与锁定计数）")
 
 
 class Spoken(BaseModel):
@@ -50,7 +50,7 @@ class CallOpened(Spoken):
 
 
 def router(authenticate: Authenticate, open_read: ReadOpener, sessions_of: Any) -> APIRouter:
-    r = APIRouter(prefix="/hotline/v1", tags=["12333热线"])
+    r = APIRouter(prefix="/hotline/v1", tags=["12333热线"], responses=CHANNEL_RESPONSES)
 
     async def system(request: Request) -> Subject:
         subject = await authenticate(request)
@@ -130,7 +130,7 @@ def router(authenticate: Authenticate, open_read: ReadOpener, sessions_of: Any) 
             else:
                 card = (await persons.get_card(ctx, pid)).data
                 text = (
-                    speech.card_reply(CARD_LABELS.get(card.status or "", card.status or "未知"), card.issued_on)
+                    speech.card_reply(card_status_label(card.status), card.issued_on)
                     if card is not None
                     else speech.no_record_reply("社会保障卡")
                 )

@@ -52,6 +52,10 @@ PUBLIC_PATHS = frozenset(
         "/portal/activate",  # first login of a unit: activation code (portal_web/activate.py)
         "/portal/activate/verify",
         "/portal/activate/counter",
+        "/portal/collect",  # 数据采集 of an unregistered unit (portal_web/collect.py)
+        "/portal/collect/verify",
+        "/portal/collect/form",
+        "/portal/collect/submit",
         # the app's public operations (mobile_api.PUBLIC_PATHS)
         "/app/v1/version",
         "/app/v1/content/policies",

@@ -47,7 +47,11 @@ async def _verified(rt: IdentityRuntime, token: str) -> tuple[Subject, tuple[str
             )
         except InvalidToken:
             raise _unauthenticated() from None
-    markers: tuple[str, ...] = (f"{s.redis_prefix}revoked:jti:{claims.get('jti')}",)
+    # The token itself, its client (disabled by the security administrator) and its grant.
+    markers: tuple[str, ...] = (
+        f"{s.redis_prefix}revoked:jti:{claims.get('jti')}",
+        f"{s.redis_prefix}revoked:client:{subject.client_id}",
+    )
     if subject.grant_id:
         markers += (f"{s.redis_prefix}revoked:grant:{subject.grant_id}",)
     return subject, markers

@@ -221,7 +221,9 @@ class _TokenLookup:
             )
         except InvalidToken:
             return None
-        revoked = grants.jti_revoked(c.conn, str(claims.get("jti")))
+        revoked = (
+            grants.jti_revoked(c.conn, str(claims.get("jti"))) or clients.get(c.conn, str(claims.get("cid"))) is None
+        )
         gid = claims.get("gid")
         if isinstance(gid, str) and gid.startswith("gr_"):
             grant = grants.get_grant(c.conn, gid)
@@ -370,6 +372,14 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]
             self.rt.redis.set(f"{s.redis_prefix}revoked:{kind}:{value}", "1", ex=s.access_token_ttl_seconds + 60)
         except RedisError:
             log.warning("revocation marker not written (Redis unavailable); introspection still refuses it")
+
+    def clear_revoked(self, kind: str, value: str) -> None:
+        """Withdraw a marker (a client enabled again may use the tokens it is issued from now on)."""
+        s = self.rt.cfg.settings
+        try:
+            self.rt.redis.delete(f"{s.redis_prefix}revoked:{kind}:{value}")
+        except RedisError:
+            log.warning("revocation marker not cleared (Redis unavailable); it expires with the token lifetime")
 
     def audit(
         self,

@@ -20,6 +20,8 @@ from hub.crypto.sm import KEY_BYTES, SealBroken, hkdf_sm3, hmac_sm3, sm4_gcm_ope
 
 DATA = "data"
 INDEX = "index"
+HUB_TABLE = "hub.crypto_key"  # keys of the hub DB's encrypted columns
+QUERY_TABLE = "public.crypto_key"  # keys of the query store's (streamed to its replicas with the data)
 
 
 class KeyringUnavailable(RuntimeError):
@@ -34,28 +36,34 @@ def fingerprint(kek: str) -> str:
     return hmac_sm3(_kek_key(kek), b"fingerprint").hex()[:16]
 
 
-def _context(key_id: int, purpose: str) -> bytes:
-    return f"hub.crypto_key:{key_id}:{purpose}".encode()
+def _context(key_id: int, purpose: str, table: str) -> bytes:
+    # A wrapped key is bound to its table, id and purpose (the hub DB's keys keep their original context).
+    name = "hub.crypto_key" if table == HUB_TABLE else table
+    return f"{name}:{key_id}:{purpose}".encode()
 
 
-def _insert(conn: psycopg.Connection[Any], kek: str, purpose: str, now: datetime) -> int:
-    row = conn.execute("select nextval('hub.crypto_key_key_id_seq')").fetchone()
+def _insert(conn: psycopg.Connection[Any], kek: str, purpose: str, now: datetime, table: str) -> int:
+    row = conn.execute(f"select nextval('{table}_key_id_seq')").fetchone()
     assert row is not None
     key_id = int(row[0])
-    wrapped = sm4_gcm_seal(_kek_key(kek), os.urandom(KEY_BYTES), _context(key_id, purpose))
+    wrapped = sm4_gcm_seal(_kek_key(kek), os.urandom(KEY_BYTES), _context(key_id, purpose, table))
     conn.execute(
-        "insert into hub.crypto_key (key_id, purpose, wrapped, kek_fingerprint, created_at) "
-        "values (%s, %s, %s, %s, %s)",
+        f"insert into {table} (key_id, purpose, wrapped, kek_fingerprint, created_at) values (%s, %s, %s, %s, %s)",
         (key_id, purpose, wrapped, fingerprint(kek), now),
     )
     return key_id
 
 
-def load(conn: psycopg.Connection[Any], kek: str) -> Keyring | None:
+SELECT_KEYS = "select key_id, purpose, wrapped, kek_fingerprint, active from {} order by key_id"
+
+
+def load(conn: psycopg.Connection[Any], kek: str, table: str = HUB_TABLE) -> Keyring | None:
     """The keyring, or None when no key exists yet."""
-    rows = conn.execute(
-        "select key_id, purpose, wrapped, kek_fingerprint, active from hub.crypto_key order by key_id"
-    ).fetchall()
+    return build(conn.execute(SELECT_KEYS.format(table)).fetchall(), kek, table)
+
+
+def build(rows: list[tuple[Any, ...]], kek: str, table: str = HUB_TABLE) -> Keyring | None:
+    """The keyring from the rows of a key table (``SELECT_KEYS``), or None when there are none."""
     if not rows:
         return None
     wanted = fingerprint(kek)
@@ -69,7 +77,7 @@ def load(conn: psycopg.Connection[Any], kek: str) -> Keyring | None:
     active: int | None = None
     try:
         for key_id, purpose, wrapped, _fp, is_active in rows:
-            key = sm4_gcm_open(_kek_key(kek), bytes(wrapped), _context(key_id, purpose))
+            key = sm4_gcm_open(_kek_key(kek), bytes(wrapped), _context(key_id, purpose, table))
             if purpose == INDEX:
                 index_key = key
             else:
@@ -83,52 +91,68 @@ def load(conn: psycopg.Connection[Any], kek: str) -> Keyring | None:
     return Keyring(data, active, index_key)
 
 
-def ensure(conn: psycopg.Connection[Any], kek: str, now: datetime) -> Keyring:
+def ensure(conn: psycopg.Connection[Any], kek: str, now: datetime, table: str = HUB_TABLE) -> Keyring:
     """The keyring, creating the index key and the first data key if there are none. Commits."""
-    found = load(conn, kek)
+    found = load(conn, kek, table)
     if found is not None:
         return found
-    conn.execute("select pg_advisory_xact_lock(hashtext('hub.crypto_key'))")
-    if load(conn, kek) is None:
-        _insert(conn, kek, INDEX, now)
-        key_id = _insert(conn, kek, DATA, now)
-        conn.execute("update hub.crypto_key set active = true where key_id = %s", (key_id,))
+    create_in_transaction(conn, kek, now, table)
     conn.commit()
-    found = load(conn, kek)
+    found = load(conn, kek, table)
     assert found is not None
     return found
 
 
-def rotate_data_key(conn: psycopg.Connection[Any], kek: str, now: datetime) -> int:
+def create_in_transaction(conn: psycopg.Connection[Any], kek: str, now: datetime, table: str = HUB_TABLE) -> Keyring:
+    """The keyring, creating the first keys inside the caller's transaction if there are none. Never commits.
+
+    Concurrent creators queue on a transaction lock and the later ones find the earlier one's keys.
+    """
+    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (table,))
+    found = load(conn, kek, table)
+    if found is not None:
+        return found
+    _insert(conn, kek, INDEX, now, table)
+    key_id = _insert(conn, kek, DATA, now, table)
+    conn.execute(f"update {table} set active = true where key_id = %s", (key_id,))
+    found = load(conn, kek, table)
+    assert found is not None
+    return found
+
+
+def rotate_data_key(conn: psycopg.Connection[Any], kek: str, now: datetime, table: str = HUB_TABLE) -> int:
     """A new active data key; the old ones stay for opening older envelopes. Never commits."""
-    if load(conn, kek) is None:
+    if load(conn, kek, table) is None:
         raise KeyringUnavailable("no keys yet: start the hub once (or run `hub keys status`) to create them")
-    conn.execute("select pg_advisory_xact_lock(hashtext('hub.crypto_key'))")
-    key_id = _insert(conn, kek, DATA, now)
-    conn.execute("update hub.crypto_key set active = false where purpose = 'data' and active")
-    conn.execute("update hub.crypto_key set active = true where key_id = %s", (key_id,))
+    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (table,))
+    key_id = _insert(conn, kek, DATA, now, table)
+    conn.execute(f"update {table} set active = false where purpose = 'data' and active")
+    conn.execute(f"update {table} set active = true where key_id = %s", (key_id,))
     return key_id
 
 
-def retire_unused(conn: psycopg.Connection[Any], in_use: set[int], now: datetime) -> list[int]:
+def retire_unused(conn: psycopg.Connection[Any], in_use: set[int], now: datetime, table: str = HUB_TABLE) -> list[int]:
     """Mark data keys that no registered column uses any more as retired (kept, for restored backups)."""
     rows = conn.execute(
-        "update hub.crypto_key set retired_at = %s where purpose = 'data' and not active "
+        f"update {table} set retired_at = %s where purpose = 'data' and not active "
         "and retired_at is null and not (key_id = any(%s)) returning key_id",
         (now, list(in_use)),
     ).fetchall()
     return sorted(int(r[0]) for r in rows)
 
 
-def rewrap(conn: psycopg.Connection[Any], old_kek: str, new_kek: str) -> int:
+def rewrap(conn: psycopg.Connection[Any], old_kek: str, new_kek: str, table: str = HUB_TABLE) -> int:
     """Re-wrap every key under ``new_kek`` in one transaction (the data itself is untouched). Never commits."""
-    if load(conn, old_kek) is None:
+    left = conn.execute(f"select count(*) from {table} where kek_fingerprint <> %s", (fingerprint(new_kek),)).fetchone()
+    if left is not None and left[0] == 0:
+        return 0  # none yet, or already moved (a rerun after a partial failure)
+    if load(conn, old_kek, table) is None:
         return 0
-    rows = conn.execute("select key_id, purpose, wrapped from hub.crypto_key for update").fetchall()
+    rows = conn.execute(f"select key_id, purpose, wrapped from {table} for update").fetchall()
     for key_id, purpose, wrapped in rows:
-        key = sm4_gcm_open(_kek_key(old_kek), bytes(wrapped), _context(key_id, purpose))
+        key = sm4_gcm_open(_kek_key(old_kek), bytes(wrapped), _context(key_id, purpose, table))
         conn.execute(
-            "update hub.crypto_key set wrapped = %s, kek_fingerprint = %s where key_id = %s",
-            (sm4_gcm_seal(_kek_key(new_kek), key, _context(key_id, purpose)), fingerprint(new_kek), key_id),
+            f"update {table} set wrapped = %s, kek_fingerprint = %s where key_id = %s",
+            (sm4_gcm_seal(_kek_key(new_kek), key, _context(key_id, purpose, table)), fingerprint(new_kek), key_id),
         )
     return len(rows)

@@ -15,20 +15,39 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from hub.crypto.fields import HEADER_BYTES, VERSION, Keyring, key_id_of
+from hub.crypto.fields import HEADER_BYTES, VERSION, Keyring, Kind, key_id_of
+
+HUB = "hub"  # the hub DB (keys in hub.crypto_key)
+QUERY = "query"  # the query store (keys in its own crypto_key table)
 
 
 @dataclass(frozen=True)
 class EncryptedColumn:
-    """``table.column`` holds envelopes whose context is ``context_prefix:<key values joined by '/'>``."""
+    """``table.column`` holds envelopes whose context is ``context_prefix:<key values joined by '/'>``.
+
+    ``index_column`` holds the blind index of the same value, ``plaintext`` names the column the value was
+    kept in before it was encrypted (emptied by ``seal_plaintext``), ``store`` the database.
+    """
 
     table: str  # schema-qualified
     column: str
     key_columns: tuple[str, ...]
     context_prefix: str
+    store: str = HUB
+    kind: Kind = Kind.TEXT
+    index_column: str | None = None
+    plaintext: str | None = None
 
     def context(self, key_values: tuple[Any, ...]) -> str:
         return f"{self.context_prefix}:{'/'.join(str(v) for v in key_values)}"
+
+    def seal(
+        self, keyring: Keyring, value: str | None, key_values: tuple[Any, ...]
+    ) -> tuple[bytes | None, bytes | None]:
+        """(envelope, blind index) of ``value`` in the row ``key_values``; (None, None) for no value."""
+        if value is None:
+            return None, None
+        return keyring.seal(self.kind, value, self.context(key_values)), keyring.blind_index(self.kind, value)
 
 
 REGISTRY: list[EncryptedColumn] = []
@@ -95,3 +114,43 @@ def reencrypt(
         done += len(rows)
         if progress is not None:
             progress(len(rows))
+
+
+def seal_plaintext(
+    conn: psycopg.Connection[Any], keyring: Keyring, column: EncryptedColumn, *, batch: int = 1000
+) -> int:
+    """Encrypt what is still in the old plaintext column and empty it, in batches; returns the rows sealed.
+
+    The data step of an expand migration: rows written before the encrypted column existed get their
+    envelope and blind index, and the plaintext is set to null. Commits per batch; safe to run again.
+    """
+    if column.plaintext is None:
+        return 0
+    keys = sql.SQL(", ").join(sql.Identifier(k) for k in column.key_columns)
+    plain = sql.Identifier(column.plaintext)
+    select = sql.SQL(
+        "select {keys}, {plain} from {table} where {plain} is not null order by {keys} limit %s for update skip locked"
+    ).format(keys=keys, plain=plain, table=sql.SQL(column.table))
+    where = sql.SQL(" and ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in column.key_columns)
+    sets = [sql.SQL("{} = %s").format(sql.Identifier(column.column))]
+    if column.index_column is not None:
+        sets.append(sql.SQL("{} = %s").format(sql.Identifier(column.index_column)))
+    update = sql.SQL("update {table} set {sets}, {plain} = null where {where}").format(
+        table=sql.SQL(column.table), sets=sql.SQL(", ").join(sets), plain=plain, where=where
+    )
+    done = 0
+    while True:
+        rows = conn.execute(select, (batch,)).fetchall()
+        if not rows:
+            conn.commit()
+            return done
+        params = []
+        for row in rows:
+            key_values = tuple(row[:-1])
+            envelope, index = column.seal(keyring, str(row[-1]), key_values)
+            values: tuple[Any, ...] = (envelope, index) if column.index_column is not None else (envelope,)
+            params.append((*values, *key_values))
+        with conn.cursor() as cur:
+            cur.executemany(update, params)
+        conn.commit()
+        done += len(rows)

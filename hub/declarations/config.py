@@ -19,6 +19,15 @@ class DeclarationSettings(BaseModel):
     backoff_min_seconds: float = Field(1.0, gt=0, description="first retry delay after a transport failure")
     backoff_max_seconds: float = Field(300.0, gt=0, description="retry delays double up to this")
     idle_wait_seconds: float = Field(1.0, gt=0, description="sleep when nothing is due")
+    attachment_max_bytes: int = Field(
+        5 << 20, ge=1024, description="largest supporting document (PDF, JPEG or PNG scan) attached to a declaration"
+    )
+    attachment_max_count: int = Field(10, ge=1, le=100, description="most supporting documents on one declaration")
+    attachment_max_total_bytes: int = Field(
+        20 << 20,
+        ge=1024,
+        description="all supporting documents of one declaration together (they travel inline with its core command)",
+    )
 
 
 class _Env(BaseSettings):

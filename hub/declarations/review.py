@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from hub.crypto import columns as sealed
 from hub.declarations import types as t
 from hub.rules.period import Period
 
@@ -49,7 +50,8 @@ def _one(conn: psycopg.Connection[Any], sql: str, *args: object) -> dict[str, An
 
 
 def _person(conn: psycopg.Connection[Any], person_id: int) -> dict[str, Any] | None:
-    return _one(conn, "select * from person_overview where person_id = %s", person_id)
+    row = _one(conn, "select * from person_overview where person_id = %s", person_id)
+    return sealed.reveal(conn, "person_overview", [row])[0] if row else None
 
 
 def _open_relation(conn: psycopg.Connection[Any], person_id: int) -> dict[str, Any] | None:
@@ -97,7 +99,11 @@ def assess(
     flags: list[str] = []
     now = Period.of(today)
     if isinstance(p, t.PersonRegister):
-        taken = _one(conn, "select person_id from person_overview where id_number = %s", p.id_number)
+        taken = _one(
+            conn,
+            "select person_id from person_overview where id_number_bidx = %s",
+            sealed.blind_index(conn, sealed.PERSON_ID_NUMBER, p.id_number),
+        )
         if taken:
             flags.append(f"该公民身份号码已登记，个人编号{taken['person_id']}")
         for label, value in (
@@ -178,6 +184,8 @@ def assess(
             changes.append(Change(who, f"{p.year}年度月缴费工资", _text(old), str(row.monthly_wage)))
     elif isinstance(p, t.UnitChange | t.UnitContact):
         unit = _one(conn, "select * from unit_overview where unit_id = %s", unit_id)
+        if unit:
+            sealed.reveal(conn, "unit_overview", [unit])
         labels = {
             "name": "单位名称",
             "address": "地址",
@@ -188,4 +196,50 @@ def assess(
         }
         for key, value in p.model_dump(exclude_none=True).items():
             changes.append(Change("单位", labels[key], _text(unit[key]) if unit else NONE, str(value)))
+    elif isinstance(p, t.UnitCollect):
+        _assess_collection(conn, p, changes, flags)
     return Assessment(changes, flags)
+
+
+COLLECT_FLAG = "单位首次参保登记（数据采集），请逐项核对单位和人员信息"
+
+
+def _assess_collection(
+    conn: psycopg.Connection[Any], p: t.UnitCollect, changes: list[Change], flags: list[str]
+) -> None:
+    """A collection is never clean (never bulk or auto approved); known units and persons are flagged."""
+    flags.append(COLLECT_FLAG)
+    u = p.unit
+    taken = _one(conn, "select unit_id from unit_overview where uscc = %s", u.uscc)
+    if taken:
+        flags.append(f"该统一社会信用代码已登记，单位编号{taken['unit_id']}")
+    for label, value in (
+        ("统一社会信用代码", u.uscc), ("单位名称", u.name), ("单位类型", u.unit_type), ("财政供款方式", u.funding),
+        ("统筹区", u.region_code), ("地址", u.address), ("联系人", u.contact_name), ("联系电话", u.contact_phone),
+        ("开户银行", u.bank_name), ("银行账号", u.bank_account),
+    ):  # fmt: skip
+        changes.append(Change("新登记单位", label, NONE, _text(value)))
+    numbers = [row.id_number for row in p.staff] + [ret.id_number for ret in p.retirees]
+    # Looked up by blind index; ``known`` maps each number as typed to the registered person.
+    by_index = {sealed.blind_index(conn, sealed.PERSON_ID_NUMBER, n): n for n in numbers}
+    known = {
+        by_index[bytes(bidx)]: person_id
+        for bidx, person_id in conn.execute(
+            "select id_number_bidx, person_id from person_overview where id_number_bidx = any(%s)",
+            ([k for k in by_index if k is not None],),
+        )
+    }
+    for row in p.staff:
+        who = f"在职人员 {row.name}"
+        if row.id_number in known:
+            flags.append(f"{who}的公民身份号码已登记，个人编号{known[row.id_number]}")
+        changes.append(Change(who, "公民身份号码", NONE, row.id_number))
+        changes.append(Change(who, "参加工作时间", NONE, row.work_start.isoformat()))
+        changes.append(Change(who, "参保日期", NONE, row.start_date.isoformat()))
+        changes.append(Change(who, "月缴费工资", NONE, str(row.monthly_wage)))
+    for ret in p.retirees:
+        who = f"离退休人员 {ret.name}"
+        if ret.id_number in known:
+            flags.append(f"{who}的公民身份号码已登记，个人编号{known[ret.id_number]}")
+        changes.append(Change(who, "公民身份号码", NONE, ret.id_number))
+        changes.append(Change(who, "离退休日期", NONE, ret.retire_date.isoformat()))

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hub.collect import model as collect_model
 from hub.errors import ValidationFailed
 from hub.ids import InvalidIdentifier, validate_id_number
 
@@ -28,6 +29,7 @@ class DeclarationType(StrEnum):
     ANNUAL_WAGE = "annual_wage"
     UNIT_CHANGE = "unit_change"
     UNIT_CONTACT = "unit_contact"
+    UNIT_COLLECT = "unit_collect"
 
     @property
     def label(self) -> str:
@@ -43,6 +45,7 @@ LABELS: dict[DeclarationType, str] = {
     DeclarationType.ANNUAL_WAGE: "年度缴费工资申报",
     DeclarationType.UNIT_CHANGE: "单位信息变更",
     DeclarationType.UNIT_CONTACT: "单位银行账户与联系人维护",
+    DeclarationType.UNIT_COLLECT: "单位参保登记（数据采集）",
 }
 
 _PHONE = re.compile(r"1[3-9]\d{9}")
@@ -192,6 +195,10 @@ class UnitContact(_Payload):
         return self
 
 
+class UnitCollect(collect_model.UnitCollect, _Payload):
+    """数据采集: a unit not yet in the core with its staff and retirees (``hub/collect/model.py``)."""
+
+
 PAYLOADS: dict[DeclarationType, type[_Payload]] = {
     DeclarationType.PERSON_REGISTER: PersonRegister,
     DeclarationType.PERSON_CHANGE: PersonChange,
@@ -201,6 +208,7 @@ PAYLOADS: dict[DeclarationType, type[_Payload]] = {
     DeclarationType.ANNUAL_WAGE: AnnualWage,
     DeclarationType.UNIT_CHANGE: UnitChange,
     DeclarationType.UNIT_CONTACT: UnitContact,
+    DeclarationType.UNIT_COLLECT: UnitCollect,
 }
 
 FIELD_LABELS = {
@@ -223,6 +231,8 @@ FIELD_LABELS = {
     "bank_name": "开户银行",
     "bank_account": "银行账号",
 }
+for _key, _label in collect_model.FIELD_LABELS.items():
+    FIELD_LABELS.setdefault(_key, _label)
 
 _MESSAGES = {
     "missing": "必须填写",
@@ -256,7 +266,10 @@ def _location(loc: tuple[int | str, ...], kind: DeclarationType) -> str:
         if isinstance(item, int):
             parts.append(f"第{item + 1}行")
         elif item == "name":
-            parts.append("单位名称" if kind is DeclarationType.UNIT_CHANGE else "姓名")
+            unit_name = kind is DeclarationType.UNIT_CHANGE or (
+                kind is DeclarationType.UNIT_COLLECT and loc[0] == "unit"
+            )
+            parts.append("单位名称" if unit_name else "姓名")
         else:
             parts.append(FIELD_LABELS.get(item, item))
     return "".join(parts)

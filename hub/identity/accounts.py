@@ -1,6 +1,8 @@
 """Accounts in the hub DB: persons, unit operators and staff (SQL and the account record).
 
 Persons are found by a blind index (HMAC) of their document number, never by the number itself.
+The phone SMS codes go to is kept as an SM4-GCM envelope with an HMAC-SM3 blind index
+(``hub.crypto.columns.ACCOUNT_PHONE``); every read and write of it goes through this module.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from typing import Any
 import psycopg
 
 from hub.access.subject import StaffRole, SubjectKind
+from hub.crypto import keys, ring
+from hub.crypto.columns import ACCOUNT_PHONE, open_value
+from hub.crypto.fields import Keyring
 from hub.identity.crypto import keyed_hash
 
 
@@ -51,11 +56,33 @@ def new_account_id() -> str:
 _COLUMNS = (
     "a.id, a.kind, a.login, a.display_name, a.password_hash, a.password_changed_at, a.status, a.phone, "
     "a.person_id, a.unit_id, a.unit_admin, a.totp_secret, a.region_codes, "
-    "coalesce((select array_agg(r.role order by r.role) from hub.account_role r where r.account_id = a.id), '{}')"
+    "coalesce((select array_agg(r.role order by r.role) from hub.account_role r where r.account_id = a.id), '{}'), "
+    "a.phone_enc"
 )
 
 
-def _account(row: tuple[Any, ...]) -> Account:
+def _keyring(conn: psycopg.Connection[Any], envelopes: list[Any]) -> Keyring | None:
+    wanted = [bytes(e) for e in envelopes if e is not None]
+    return ring.for_reading(conn, keys.HUB_TABLE, wanted) if wanted else None
+
+
+def _phone(keyring: Keyring | None, account_id: str, envelope: Any, plain: str | None) -> str | None:
+    # An account written before the phone was encrypted keeps its plain phone until the data step seals it.
+    return open_value(keyring, ACCOUNT_PHONE, envelope, (account_id,)) if envelope is not None else plain
+
+
+def phone_of(conn: psycopg.Connection[Any], account_id: str, envelope: Any, plain: str | None = None) -> str | None:
+    """The phone of an account row selected elsewhere (``phone_enc`` and the old ``phone``)."""
+    return _phone(_keyring(conn, [envelope]), account_id, envelope, plain)
+
+
+def _opened(conn: psycopg.Connection[Any], row: tuple[Any, ...] | None) -> Account | None:
+    if row is None:
+        return None
+    return _account(row, _phone(_keyring(conn, [row[14]]), row[0], row[14], row[7]))
+
+
+def _account(row: tuple[Any, ...], phone: str | None) -> Account:
     return Account(
         id=row[0],
         kind=SubjectKind(row[1]),
@@ -64,7 +91,7 @@ def _account(row: tuple[Any, ...]) -> Account:
         password_hash=row[4],
         password_changed_at=row[5],
         status=row[6],
-        phone=row[7],
+        phone=phone,
         person_id=row[8],
         unit_id=row[9],
         unit_admin=row[10],
@@ -76,7 +103,7 @@ def _account(row: tuple[Any, ...]) -> Account:
 
 def get(conn: psycopg.Connection[Any], account_id: str) -> Account | None:
     row = conn.execute(f"select {_COLUMNS} from hub.account a where a.id = %s", (account_id,)).fetchone()
-    return _account(row) if row else None
+    return _opened(conn, row)
 
 
 def find(conn: psycopg.Connection[Any], kind: SubjectKind, login: str, *, unit_id: int | None = None) -> Account | None:
@@ -89,14 +116,26 @@ def find(conn: psycopg.Connection[Any], kind: SubjectKind, login: str, *, unit_i
         row = conn.execute(
             f"select {_COLUMNS} from hub.account a where a.kind = %s and a.login = %s", (kind.value, login)
         ).fetchone()
-    return _account(row) if row else None
+    return _opened(conn, row)
 
 
 def find_person(conn: psycopg.Connection[Any], person_id: int) -> Account | None:
     row = conn.execute(
         f"select {_COLUMNS} from hub.account a where a.kind = 'person' and a.person_id = %s", (person_id,)
     ).fetchone()
-    return _account(row) if row else None
+    return _opened(conn, row)
+
+
+def find_by_phone(conn: psycopg.Connection[Any], phone: str) -> list[Account]:
+    """The accounts whose SMS phone is ``phone`` (any spelling: +86, spaces, full-width digits), by blind index."""
+    keyring = ring.for_reading(conn, keys.HUB_TABLE)
+    if keyring is None:
+        return []
+    rows = conn.execute(
+        f"select {_COLUMNS} from hub.account a where a.phone_bidx = %s order by a.id",
+        (keyring.blind_index(ACCOUNT_PHONE.kind, phone),),
+    ).fetchall()
+    return [a for a in (_opened(conn, row) for row in rows) if a is not None]
 
 
 def insert(
@@ -117,9 +156,9 @@ def insert(
     """Insert an account and its first password-history row; returns the id. Never commits."""
     account_id = new_account_id()
     conn.execute(
-        "insert into hub.account (id, kind, login, unit_id, person_id, unit_admin, display_name, phone, "
+        "insert into hub.account (id, kind, login, unit_id, person_id, unit_admin, display_name, "
         "password_hash, password_changed_at, region_codes, created_at, created_by) "
-        "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             account_id,
             kind.value,
@@ -128,7 +167,6 @@ def insert(
             person_id,
             unit_admin,
             display_name,
-            phone,
             password_hash,
             now,
             sorted(region_codes),
@@ -140,6 +178,8 @@ def insert(
         "insert into hub.password_history (account_id, password_hash, created_at) values (%s, %s, %s)",
         (account_id, password_hash, now),
     )
+    if phone is not None:
+        set_account_phone(conn, account_id, phone)
     return account_id
 
 
@@ -163,7 +203,19 @@ def set_password(conn: psycopg.Connection[Any], account_id: str, password_hash: 
 
 
 def set_phone(conn: psycopg.Connection[Any], account_id: str, phone: str | None) -> None:
-    conn.execute("update hub.account set phone = %s where id = %s", (phone, account_id))
+    set_account_phone(conn, account_id, phone)
+
+
+def set_account_phone(conn: psycopg.Connection[Any], account_id: str, phone: str | None) -> None:
+    """The account's SMS phone (also after the core applied a person's new mobile number), sealed. Never commits.
+
+    The envelope is bound to the account id; the old plain column is emptied.
+    """
+    envelope, index = ACCOUNT_PHONE.seal(ring.for_writing(conn, keys.HUB_TABLE), phone, (account_id,))
+    conn.execute(
+        "update hub.account set phone_enc = %s, phone_bidx = %s, phone = null where id = %s",
+        (envelope, index, account_id),
+    )
 
 
 def set_totp(conn: psycopg.Connection[Any], account_id: str, sealed_secret: bytes | None) -> None:

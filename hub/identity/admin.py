@@ -1,17 +1,22 @@
 """Account administration under 三员分离 (DOMAIN.md §6.1) and unit administrators.
 
-- The system administrator creates staff accounts (without roles) and a unit's first administrator, and
-  disables or re-enables accounts.
+- The system administrator creates staff accounts (without roles; from the pages with a temporary
+  password) and a unit's first administrator, disables or re-enables accounts and resets a staff
+  member's second factor.
 - The security administrator grants and revokes roles; never to themself, and an account holds at most
   one of the three administrator roles.
-- The auditor reads the audit log (``may_read_audit``) and does nothing else here.
+- The auditor reads the audit log (``may_read_audit``; ``query_audit``, ``export_audit``) and verifies its
+  chains (``verify_audit``), and does nothing else here.
 - A unit's administrator creates the unit's other operators.
 None can do another's job; each refusal raises ``Forbidden``.
 """
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,11 +25,14 @@ import pyotp
 
 from hub.access.subject import StaffRole, Subject, SubjectKind
 from hub.audit import sync_writer as audit
-from hub.identity import accounts
+from hub.audit.verify import Finding
+from hub.audit.verify import verify as verify_log
+from hub.identity import accounts, core_lookup
 from hub.identity.config import IdentityConfig
 from hub.identity.crypto import seal
 from hub.identity.errors import Conflict, Forbidden, IdentityError, NotFound
 from hub.identity.passwords import hash_password
+from hub.ids import mask_id_number, mask_phone
 
 ADMIN_ROLES = frozenset({StaffRole.SYSTEM_ADMIN, StaffRole.SECURITY_ADMIN, StaffRole.AUDITOR})
 
@@ -270,3 +278,299 @@ def enroll_totp(conn: psycopg.Connection[Any], cfg: IdentityConfig, account_id: 
     secret = pyotp.random_base32()
     accounts.set_totp(conn, account_id, seal(cfg.kek, secret.encode(), account_id.encode()))
     return pyotp.TOTP(secret).provisioning_uri(name=account.login, issuer_name="机关事业单位养老保险")
+
+
+# The administration pages (portal_web/admin.py): listings, a staff account with a temporary password,
+# the second-factor reset, and the auditor's query, export and chain verification. ------------------
+
+_STAFF_LOGIN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{3,31}$")
+_REGION = re.compile(r"^[0-9]{6}$")
+_TEMP_ALPHABETS = ("ABCDEFGHJKMNPQRSTUVWXYZ", "abcdefghijkmnpqrstuvwxyz", "23456789", "@#%+=-")
+TEMPORARY_PASSWORD_LENGTH = 16
+AUDIT_PAGE = 50
+AUDIT_EXPORT_MAX = 10000
+
+
+class InvalidStaffField(IdentityError):
+    """A field of the new-account form; ``field`` names it for the page."""
+
+    type = "invalid-field"
+    title = "填写的内容有误"
+    status = 400
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class StaffListing:
+    account_id: str
+    login: str
+    display_name: str
+    phone_masked: str
+    active: bool
+    roles: frozenset[StaffRole]
+    totp_enrolled: bool
+    region_codes: tuple[str, ...]
+    created_at: datetime
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _staff_rows(conn: psycopg.Connection[Any], search: str | None, limit: int, offset: int) -> list[StaffListing]:
+    q = (search or "").strip()[:50] or None
+    rows = conn.execute(
+        "select a.id, a.login, a.display_name, a.phone_enc, a.status, "
+        "coalesce((select array_agg(r.role order by r.role) from hub.account_role r where r.account_id = a.id), "
+        "'{}'), a.totp_secret is not null, a.region_codes, a.created_at, a.phone from hub.account a "
+        "where a.kind = 'staff' and (%(q)s::text is null or a.login ilike %(p)s or a.display_name ilike %(p)s) "
+        "order by a.login limit %(n)s offset %(o)s",
+        {"q": q, "p": _like(q or ""), "n": limit, "o": offset},
+    ).fetchall()
+    phones = [accounts.phone_of(conn, str(r[0]), r[3], r[9]) for r in rows]
+    return [
+        StaffListing(
+            account_id=r[0],
+            login=r[1],
+            display_name=r[2],
+            phone_masked=mask_phone(phone) if phone else "—",
+            active=r[4] == "active",
+            roles=frozenset(StaffRole(x) for x in r[5]),
+            totp_enrolled=bool(r[6]),
+            region_codes=tuple(r[7] or ()),
+            created_at=r[8],
+        )
+        for r, phone in zip(rows, phones, strict=True)
+    ]
+
+
+def list_accounts(
+    conn: psycopg.Connection[Any], actor: Subject, *, search: str | None = None, limit: int = 50, offset: int = 0
+) -> list[StaffListing]:
+    """The staff accounts, by login, optionally matching ``search`` (login or name). System administrator."""
+    _require(actor, StaffRole.SYSTEM_ADMIN)
+    return _staff_rows(conn, search, limit, offset)
+
+
+def list_role_holders(
+    conn: psycopg.Connection[Any], actor: Subject, *, search: str | None = None, limit: int = 50, offset: int = 0
+) -> list[StaffListing]:
+    """The same listing for granting roles. Security administrator."""
+    _require(actor, StaffRole.SECURITY_ADMIN)
+    return _staff_rows(conn, search, limit, offset)
+
+
+def temporary_password() -> str:
+    """16 characters from four classes (no look-alikes): passes both password profiles."""
+    chars = [secrets.choice(a) for a in _TEMP_ALPHABETS]
+    everything = "".join(_TEMP_ALPHABETS)
+    chars += [secrets.choice(everything) for _ in range(TEMPORARY_PASSWORD_LENGTH - len(chars))]
+    secrets.SystemRandom().shuffle(chars)
+    return "".join(chars)
+
+
+def create_staff_account(
+    conn: psycopg.Connection[Any],
+    cfg: IdentityConfig,
+    actor: Subject,
+    *,
+    login: str,
+    display_name: str,
+    phone: str,
+    region_codes: Iterable[str],
+    now: datetime,
+) -> tuple[str, str]:
+    """A staff account without roles and with a temporary password; (account id, password to hand over once).
+
+    System administrator only; the roles come from the security administrator. Never commits.
+    Raises InvalidStaffField, Conflict (the login is taken), Forbidden.
+    """
+    _require(actor, StaffRole.SYSTEM_ADMIN)
+    login = login.strip()
+    if not _STAFF_LOGIN.match(login):
+        raise InvalidStaffField("login", "工号须以字母开头，由4至32位字母、数字、下划线、点或连字符组成")
+    name = display_name.strip()
+    if not name or len(name) > 50:
+        raise InvalidStaffField("display_name", "请填写姓名（不超过50个字）")
+    mobile = "".join(phone.split())
+    if not core_lookup.is_mobile(mobile):
+        raise InvalidStaffField("phone", "请填写正确的11位手机号码")
+    regions = sorted({r.strip() for r in region_codes if r.strip()})
+    if not regions or not all(_REGION.match(r) for r in regions):
+        raise InvalidStaffField("regions", "请填写统筹区编码（6位数字，多个以空格或逗号分隔）")
+    password = temporary_password()
+    account_id = create_staff(
+        conn, cfg, actor, login=login, display_name=name, phone=mobile, password=password, region_codes=regions,
+        now=now,
+    )  # fmt: skip
+    return account_id, password
+
+
+def _staff_target(conn: psycopg.Connection[Any], actor: Subject, account_id: str) -> accounts.Account:
+    target = accounts.get(conn, account_id)
+    if target is None or target.kind is not SubjectKind.STAFF:
+        raise NotFound()
+    if target.id == actor.account_id:
+        raise Forbidden("不能对自己的账号执行此操作")
+    return target
+
+
+def reset_second_factor(conn: psycopg.Connection[Any], actor: Subject, account_id: str, *, now: datetime) -> None:
+    """Remove a staff account's TOTP secret (a lost or replaced authenticator): its next login asks for an
+    SMS code to the phone on record. System administrator only, never their own. Never commits."""
+    _require(actor, StaffRole.SYSTEM_ADMIN)
+    target = _staff_target(conn, actor, account_id)
+    accounts.set_totp(conn, target.id, None)
+    _event(conn, "account.second_factor_reset", actor, target.id, now)
+
+
+# The auditor ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the auditor asks for; every field optional. Times are instants (the page converts)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    actor: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    action: str | None = None  # exact, or a prefix ending in "." (``role.`` finds role.grant and role.revoke)
+    channel: str | None = None
+    result: str | None = None
+
+    def describe(self) -> str:
+        """The filter as recorded in the audit chain's ``purpose`` (ids and codes only, never free text)."""
+        parts = [
+            f"{k}={mask_subject(v) if k == 'target_id' else v}"
+            for k, v in self.__dict__.items()
+            if v is not None and k not in ("since", "until")
+        ]
+        for k in ("since", "until"):
+            value = getattr(self, k)
+            if value is not None:
+                parts.append(f"{k}={value.isoformat()}")
+        return ("audit:" + ";".join(parts))[:200]
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    chain_id: str
+    seq: int
+    at: datetime
+    actor_kind: str
+    actor: str
+    client_id: str
+    channel: str
+    action: str
+    target_type: str
+    target_id: str
+    purpose: str
+    result: str
+    ip: str
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    rows: list[AuditRow]
+    next_cursor: tuple[datetime, int] | None
+
+
+def mask_subject(value: str) -> str:
+    """A record's subject as the auditor's pages show it: a document or phone number masked, ids as they are."""
+    text = value.strip()
+    if len(text) == 18 and text[:17].isdigit():
+        return mask_id_number(text)
+    if len(text) == 11 and text.isdigit() and text.startswith("1"):
+        return mask_phone(text)
+    return value
+
+
+def _audit_where(f: AuditFilter) -> tuple[str, dict[str, Any]]:
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    for column in ("actor", "target_type", "target_id", "channel", "result"):
+        value = getattr(f, column)
+        if value:
+            clauses.append(f"{column} = %({column})s")
+            params[column] = value
+    if f.action:
+        clauses.append("starts_with(action, %(action)s)" if f.action.endswith(".") else "action = %(action)s")
+        params["action"] = f.action
+    if f.since is not None:
+        clauses.append("at >= %(since)s")
+        params["since"] = f.since
+    if f.until is not None:
+        clauses.append("at < %(until)s")
+        params["until"] = f.until
+    return (" and ".join(clauses) or "true"), params
+
+
+def _audit_rows(
+    conn: psycopg.Connection[Any], f: AuditFilter, after: tuple[datetime, int] | None, limit: int
+) -> list[AuditRow]:
+    where, params = _audit_where(f)
+    if after is not None:
+        where += " and (at, seq) < (%(after_at)s, %(after_seq)s)"
+        params.update(after_at=after[0], after_seq=after[1])
+    params["n"] = limit
+    rows = conn.execute(
+        "select chain_id, seq, at, actor_kind, actor, client_id, channel, action, target_type, target_id, purpose, "
+        f"result, coalesce(ip, '') from hub.audit_log where {where} order by at desc, seq desc limit %(n)s",
+        params,
+    ).fetchall()
+    return [AuditRow(*r) for r in rows]
+
+
+def query_audit(
+    conn: psycopg.Connection[Any],
+    actor: Subject,
+    f: AuditFilter,
+    *,
+    after: tuple[datetime, int] | None = None,
+    limit: int = AUDIT_PAGE,
+    now: datetime,
+) -> AuditResult:
+    """One page of audit records, newest first. Auditor only; the query itself joins the chain. Never commits."""
+    _require(actor, StaffRole.AUDITOR)
+    rows = _audit_rows(conn, f, after, limit + 1)
+    _event(conn, "audit.query", actor, "*", now, f.describe())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return AuditResult(rows, (rows[-1].at, rows[-1].seq) if more and rows else None)
+
+
+def export_audit(conn: psycopg.Connection[Any], actor: Subject, f: AuditFilter, *, now: datetime) -> list[AuditRow]:
+    """Every matching record (newest first, at most ``AUDIT_EXPORT_MAX``) for a CSV file. Auditor only;
+    recorded as ``audit.export``. Never commits."""
+    _require(actor, StaffRole.AUDITOR)
+    rows = _audit_rows(conn, f, None, AUDIT_EXPORT_MAX)
+    _event(conn, "audit.export", actor, "*", now, f.describe())
+    return rows
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    rows: int
+    findings: list[Finding]
+
+    @property
+    def intact(self) -> bool:
+        return not self.findings
+
+
+def verify_audit(conn: psycopg.Connection[Any], actor: Subject, anchor_key: bytes, *, now: datetime) -> ChainCheck:
+    """``hub audit verify`` for the auditor's page: walk every chain and its signed anchors. Auditor only;
+    recorded as ``audit.verify`` with the outcome. Never commits."""
+    _require(actor, StaffRole.AUDITOR)
+    rows, findings = verify_log(conn, anchor_key)
+    audit.event(
+        conn, "audit.verify", "ok" if not findings else "findings", at=now, actor_kind=actor.kind.value,
+        actor=actor.account_id, target_type="audit", target_id="*", purpose=f"admin:{rows}:{len(findings)}",
+        client_id=actor.client_id, channel=actor.channel.value,
+    )  # fmt: skip
+    return ChainCheck(rows, findings)

@@ -396,13 +396,14 @@ def list_operators(conn: psycopg.Connection[Any], subject: Subject) -> list[Oper
     """The unit's operator accounts (phones masked). Unit administrator only."""
     me = require_unit_admin(conn, subject)
     rows = conn.execute(
-        "select id, login, display_name, phone, unit_admin, status, created_at from hub.account "
+        "select id, login, display_name, phone_enc, phone, unit_admin, status, created_at from hub.account "
         "where kind = 'unit_operator' and unit_id = %s order by unit_admin desc, created_at, id",
         (me.unit_id,),
     ).fetchall()
+    phones = [accounts.phone_of(conn, str(r[0]), r[3], r[4]) for r in rows]
     return [
-        Operator(str(i), str(lg), str(n), mask_phone(str(p)) if p else "—", bool(a), s == "active", c)
-        for i, lg, n, p, a, s, c in rows
+        Operator(str(i), str(lg), str(n), mask_phone(p) if p else "—", bool(a), s == "active", c)
+        for (i, lg, n, _e, _p, a, s, c), p in zip(rows, phones, strict=True)
     ]
 
 

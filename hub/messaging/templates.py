@@ -89,6 +89,10 @@ TEMPLATES: dict[str, Template] = {
         ),
         Template("staff_notice", "${content}"),
         Template(
+            "eligibility_reminder",
+            "您的养老待遇资格认证即将到期，请于${deadline}前到经办大厅、自助终端或通过线上渠道完成认证，逾期将暂停发放。",
+        ),
+        Template(
             "wage_declaration_reminder",
             "您单位${year}年度缴费工资申报将于${deadline}截止，目前尚未提交，请及时登录单位网上服务平台办理。",
         ),

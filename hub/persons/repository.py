@@ -8,6 +8,7 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from hub.access.rules import PersonFacts
+from hub.crypto.columns import reveal_async
 from hub.db import ReadConnection
 
 Row = dict[str, Any]
@@ -35,6 +36,7 @@ async def facts_many(conn: ReadConnection, person_ids: Sequence[int]) -> dict[in
 
 async def overview_many(conn: ReadConnection, person_ids: Sequence[int]) -> dict[int, Row]:
     rows = await _all(conn, "select * from person_overview where person_id = any(%s)", (list(person_ids),))
+    await reveal_async(conn, "person_overview", rows)  # ID number and phone are stored encrypted
     return {r["person_id"]: r for r in rows}
 
 

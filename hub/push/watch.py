@@ -16,11 +16,12 @@ import psycopg
 
 from hub.config.push import PushSettings
 from hub.content.inbox import MessageKind
+from hub.crypto import columns as sealed
+from hub.persons.cards import card_status_label
 from hub.push.decide import Urgency
 from hub.push.service import Notice, notify
 
 CURSOR = "sync"
-CARD_LABELS = {"1": "正常", "2": "挂失", "3": "注销"}
 
 
 @dataclass(frozen=True)
@@ -39,12 +40,13 @@ def _position(hub: psycopg.Connection[Any]) -> int:
 
 def read_facts(store: psycopg.Connection[Any], person_ids: list[int]) -> dict[int, Facts]:
     rows = store.execute(
-        "select p.person_id, p.phone, c.status, pay.period, pay.amount::text, pay.paid_on::text "
+        "select p.person_id, p.phone_enc, c.status, pay.period, pay.amount::text, pay.paid_on::text "
         "from person_overview p left join card c using (person_id) "
         "left join lateral (select period, amount, paid_on from benefit_payment b where b.person_id = p.person_id "
         "and b.paid_on is not null order by period desc limit 1) pay on true where p.person_id = any(%s)",
         (person_ids,),
     ).fetchall()
+    rows = sealed.open_column(store, sealed.PERSON_PHONE, rows, key_at=0, value_at=1)
     return {
         int(pid): Facts(phone, status, (int(period), amount, paid_on) if period is not None else None)
         for pid, phone, status, period, amount, paid_on in rows
@@ -67,7 +69,7 @@ def _changes(person_id: int, event_id: int, facts: Facts) -> list[tuple[str, str
     if facts.card_status is None:
         out.append(("card_status", "none", None))
     else:
-        label = CARD_LABELS.get(facts.card_status, facts.card_status)
+        label = card_status_label(facts.card_status)
         out.append(
             (
                 "card_status",

@@ -23,6 +23,7 @@ from typing import Any
 
 import psycopg
 
+from hub.crypto import columns as sealed
 from hub.messaging import outbox
 
 log = logging.getLogger(__name__)
@@ -118,11 +119,17 @@ def remind(
         if not (window.start <= today <= window.end and (window.end - today).days <= days):
             continue
         result.windows.append(window)
-        units = query.execute(
-            "select unit_id, contact_phone from unit_overview where region_code = %s "
-            "and coalesce(status, '1') = '1' order by unit_id",
-            (window.region_code,),
-        ).fetchall()
+        units = sealed.open_column(
+            query,
+            sealed.UNIT_CONTACT_PHONE,
+            query.execute(
+                "select unit_id, contact_phone_enc from unit_overview where region_code = %s "
+                "and coalesce(status, '1') = '1' order by unit_id",
+                (window.region_code,),
+            ).fetchall(),
+            key_at=0,
+            value_at=1,
+        )
         done = {
             int(r[0])
             for r in hub.execute(

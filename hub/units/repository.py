@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hub.access.rules import UnitFacts
+from hub.crypto.columns import reveal_async
 from hub.db import ReadConnection
 from hub.persons.repository import _all
 
@@ -19,18 +20,20 @@ async def facts_many(conn: ReadConnection, unit_ids: Sequence[int]) -> dict[int,
 
 async def overview_many(conn: ReadConnection, unit_ids: Sequence[int]) -> dict[int, Row]:
     rows = await _all(conn, "select * from unit_overview where unit_id = any(%s)", (list(unit_ids),))
+    await reveal_async(conn, "unit_overview", rows)  # contact phone and bank account are stored encrypted
     return {r["unit_id"]: r for r in rows}
 
 
 async def roster(conn: ReadConnection, unit_id: int, *, after: int | None, limit: int) -> list[Row]:
-    return await _all(
+    rows = await _all(
         conn,
-        "select r.relation_id, r.person_id, p.name, p.id_number, r.start_date, r.end_date "
+        "select r.relation_id, r.person_id, p.name, p.id_number_enc, r.start_date, r.end_date "
         "from unit_roster r left join person_overview p on p.person_id = r.person_id "
         "where r.unit_id = %(u)s and (%(a)s::bigint is null or r.relation_id > %(a)s) "
         "order by r.relation_id limit %(n)s",
         {"u": unit_id, "a": after, "n": limit},
     )
+    return await reveal_async(conn, "person_overview", rows)
 
 
 async def month_totals(conn: ReadConnection, unit_id: int, year: int | None, insurance: str | None) -> list[Row]:

@@ -17,6 +17,7 @@ from gateway.app import create_app
 from hub import pg
 from hub.access.ratelimit import Limit
 from hub.access.subject import Subject
+from hub.crypto import columns as sealed
 from hub.identity.tokens import SigningKeys, issue_access_token
 from hub.runtime import Endpoints
 from hub.settings import Settings, SyncSettings
@@ -82,7 +83,8 @@ def load_province(core: str, query: str, hub: str, redis_url: str) -> Province:
             ).fetchall()
         ]
         cur = conn.cursor(row_factory=psycopg.rows.dict_row)
-        persons = {r["person_id"]: r for r in cur.execute("select * from person_overview").fetchall()}
+        rows = cur.execute("select * from person_overview").fetchall()
+        persons = {r["person_id"]: r for r in sealed.reveal(conn, "person_overview", rows)}  # numbers decrypted
     return Province(core, query, hub, redis_url, units, persons)
 
 

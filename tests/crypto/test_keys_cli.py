@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from gateway.cli import app as cli
 from hub import pg
-from hub.crypto import keys
+from hub.crypto import keys, ring
 from hub.crypto.fields import Kind
 from hub.crypto.rotation import REGISTRY, EncryptedColumn, keys_in_use, register
 from tests.conftest import Databases
@@ -23,6 +23,7 @@ def registered() -> Iterator[EncryptedColumn]:
     register(COLUMN)
     yield COLUMN
     REGISTRY.remove(COLUMN)
+    ring.reset()  # the commands set this process's KEK
 
 
 def _env(dbs: Databases, kek: str = KEK) -> dict[str, str]:
@@ -69,7 +70,8 @@ def test_rotate_reencrypts_and_rewrap_moves_the_keys(dbs: Databases, registered:
     new_kek = "rotated-kek-" + "e" * 24
     result = runner.invoke(cli, ["keys", "rewrap"], env={**_env(dbs), "HUB_NEW_KEK": new_kek})
     assert result.exit_code == 0, result.output
-    assert "重新封装 3 个密钥" in result.output
+    # Each database holds its index key and two data keys (the first and the rotated one): 2 × 3.
+    assert "重新封装 6 个密钥" in result.output
     refused = runner.invoke(cli, ["keys", "status"], env=_env(dbs))
     assert refused.exit_code != 0  # the old KEK no longer opens the keys
     assert runner.invoke(cli, ["keys", "status"], env=_env(dbs, new_kek)).exit_code == 0

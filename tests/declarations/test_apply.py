@@ -15,7 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from psycopg.rows import dict_row
 
+from hub.crypto import columns as sealed
 from hub.declarations import service
 from hub.declarations.config import DeclarationSettings
 from hub.declarations.outbox import OutboxWorker
@@ -83,7 +85,9 @@ def test_every_type_reaches_the_query_store(world: World, worker: OutboxWorker) 
     # 人员普通信息变更
     chg = through(world, worker, T.PERSON_CHANGE, {"person_id": 1, "phone": "13800001111"}, "chg")
     assert chg.status is Status.APPLIED
-    assert q(world, "select phone from person_overview where person_id = 1") == [("13800001111",)]
+    # The phone is stored sealed; it opens to the applied value.
+    phone = q(world, "select person_id, phone_enc from person_overview where person_id = 1")
+    assert sealed.open_column(world.query, sealed.PERSON_PHONE, phone, key_at=0, value_at=1) == [(1, "13800001111")]
 
     # 人员新参保 from 2024-12-01 at 9,000: 2024-12, 2025-01, 2025-02 as 补收 (31), 2025-03 as 正常 (10).
     # Each month: 120 unit 1,440 + person 720; 116 unit 720 (虚账) + person 360 → 3,240; 补收 3 × 3,240 = 9,720.00
@@ -158,7 +162,10 @@ def test_every_type_reaches_the_query_store(world: World, worker: OutboxWorker) 
         {"contact_phone": "13912345678", "bank_name": "工商银行历下支行", "bank_account": "6222020000123456"},
         "contact",
     )
-    assert q(world, "select name, contact_phone, bank_account from unit_overview where unit_id = 1") == [
+    with world.query.cursor(row_factory=dict_row) as cur:
+        cur.execute("select unit_id, name, contact_phone_enc, bank_account_enc from unit_overview where unit_id = 1")
+        units = sealed.reveal(world.query, "unit_overview", cur.fetchall())
+    assert [(u["name"], u["contact_phone"], u["bank_account"]) for u in units] == [
         ("测试单位一（更名）", "13912345678", "6222020000123456")
     ]
 

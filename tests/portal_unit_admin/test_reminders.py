@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 
 from gateway.cli import app as cli
 from hub import pg
+from hub.crypto import columns as sealed
+from hub.crypto import keys, ring
 from hub.messaging import templates
 from hub.units.reminders import remind
 from tests.api.conftest import Province
@@ -41,11 +43,13 @@ def region(province: Province) -> Iterator[dict[str, Any]]:
     params = (("WAGE_DECL_START", "2020-01-01", "11-01"), ("WAGE_DECL_END", "2020-01-01", "11-30"),
               ("WAGE_DECL_END", "2010-01-01", "12-31"))  # fmt: skip
     with pg.connect(province.query_url) as conn:
+        keyring = ring.for_writing(conn, keys.QUERY_TABLE)
         for unit_id, phone, status in units.values():
+            envelope, index = sealed.UNIT_CONTACT_PHONE.seal(keyring, phone, (unit_id,))  # stored sealed, as the sync
             conn.execute(
-                "insert into unit_overview (unit_id, name, region_code, status, contact_name, contact_phone) "
-                "values (%s, '提醒测试单位', %s, %s, '联系人', %s)",
-                (unit_id, code, status, phone),
+                "insert into unit_overview (unit_id, name, region_code, status, contact_name, contact_phone_enc, "
+                "contact_phone_bidx) values (%s, '提醒测试单位', %s, %s, '联系人', %s, %s)",
+                (unit_id, code, status, envelope, index),
             )
         for name, valid_from, value in params:
             conn.execute(

@@ -6,7 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from psycopg.rows import dict_row
+
 from hub import pg
+from hub.crypto import columns as sealed
 from tests.portal_unit_admin.conftest import Portal, hidden
 
 
@@ -19,13 +22,14 @@ def _count(portal: Portal, unit_id: int, kind: str) -> int:
 
 
 def _overview(portal: Portal, unit_id: int) -> dict[str, Any]:
-    with pg.connect(portal.province.query_url) as conn:
-        cur = conn.execute(
-            "select name, address, contact_phone, bank_account from unit_overview where unit_id = %s", (unit_id,)
+    with pg.connect(portal.province.query_url) as conn, conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            "select unit_id, name, address, contact_phone_enc, bank_account_enc from unit_overview where unit_id = %s",
+            (unit_id,),
         )
-        row = cur.fetchone()
-    assert row is not None
-    return dict(zip(("name", "address", "contact_phone", "bank_account"), row, strict=True))
+        rows = sealed.reveal(conn, "unit_overview", cur.fetchall())  # contact phone and bank account decrypted
+    assert len(rows) == 1
+    return {k: rows[0][k] for k in ("name", "address", "contact_phone", "bank_account")}
 
 
 def test_unit_change_submits_once_per_key(unit_admin: tuple[Portal, dict[str, Any]]) -> None:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from fastapi.testclient import TestClient
 
 from hub import pg
+from hub.crypto import columns as sealed
 from tests.api.conftest import Province
 from tests.portal_unit_staff.conftest import hidden
 
@@ -52,13 +53,13 @@ def query_rows(province: Province, sql: str, *args: object) -> list[tuple[Any, .
 
 
 def roster(province: Province, unit_id: int) -> list[tuple[int, str, str, date]]:
-    """(person_id, id_number, name, start_date) of the unit's open relations."""
-    return [
-        (int(a), str(b), str(c), d)
-        for a, b, c, d in query_rows(
-            province,
-            "select p.person_id, p.id_number, p.name, r.start_date from unit_roster r join person_overview p "
-            "using (person_id) where r.unit_id = %s and r.end_date is null order by p.person_id",
-            unit_id,
-        )
-    ]
+    """(person_id, id_number, name, start_date) of the unit's open relations (ID numbers decrypted)."""
+    rows = query_rows(
+        province,
+        "select p.person_id, p.id_number_enc, p.name, r.start_date from unit_roster r join person_overview p "
+        "using (person_id) where r.unit_id = %s and r.end_date is null order by p.person_id",
+        unit_id,
+    )
+    with pg.connect(province.query_url) as conn:
+        opened = sealed.open_column(conn, sealed.PERSON_ID_NUMBER, rows, key_at=0, value_at=1)
+    return [(int(a), str(b), str(c), d) for a, b, c, d in opened]

@@ -7,6 +7,8 @@ import re
 import uuid
 from datetime import date
 
+from hub import pg
+from hub.crypto import columns as sealed
 from hub.ids import make_id_number
 from tests.api.conftest import Province
 from tests.portal_unit_staff.conftest import Login
@@ -28,7 +30,9 @@ def test_register_checks_then_submits_once(login: Login, province: Province) -> 
     client = login(unit_id)
     before = len(declarations(province, unit_id))
     number = _new_id("2", date(1990, 5, 17))
-    assert not query_rows(province, "select 1 from person_overview where id_number = %s", number)
+    with pg.connect(province.query_url) as conn:
+        index = sealed.blind_index(conn, sealed.PERSON_ID_NUMBER, number)
+    assert not query_rows(province, "select 1 from person_overview where id_number_bidx = %s", index)
     form = open_form(client, "register")
     values = {"id_number": number, "name": "林晓", "ethnicity": "06", "work_start": "2012-07-01",
               "phone": "13912345678", "position_level": ""}  # fmt: skip
@@ -84,11 +88,13 @@ def test_register_bad_input_is_shown_inline_and_stores_nothing(login: Login, pro
 def test_enrol_shows_back_pay_and_submits_once(login: Login, province: Province) -> None:
     free = query_rows(
         province,
-        "select p.person_id, p.id_number, p.name from person_overview p where not coalesce(p.retired, false) "
+        "select p.person_id, p.id_number_enc, p.name from person_overview p where not coalesce(p.retired, false) "
         "and not exists (select 1 from unit_roster r where r.person_id = p.person_id and r.end_date is null) "
         "order by p.person_id limit 1",
     )
     assert free, "the seeded province has a registered person insured nowhere"
+    with pg.connect(province.query_url) as conn:
+        free = sealed.open_column(conn, sealed.PERSON_ID_NUMBER, free, key_at=0, value_at=1)
     person_id, number, name = free[0]
     unit_id = province.units[2]["unit_id"]
     client = login(unit_id)

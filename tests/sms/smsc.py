@@ -3,7 +3,7 @@
 It accepts every submit (counting each one), sends delivery receipts from a separate task (text form and
 TLVs, retried on the next bind when a session dies), rejects the next submits with THROTTLED or MSGQFUL
 on demand, fails destinations with a chosen prefix (receipt UNDELIV), can hold responses (a window that
-never answers) and can cut every client connection (the proxy drops the TCP connections).
+never answers, or answers late) and can cut every client connection (the proxy drops the TCP connections).
 
 smpp34's quirks, handled here: it accepts any bind, may close instead of answering unbind, answers out of
 order, and has a small default inbound capacity (raised here).
@@ -106,6 +106,17 @@ class Smsc:
         with self._lock:
             return len(self._held)
 
+    def release(self) -> None:
+        """Accept the held submits now (late submit_sm_resp), counted and receipted like any other."""
+
+        async def accept_held() -> None:
+            with self._lock:
+                held, self._held = self._held, []
+            for event in held:
+                self._accept(event)
+
+        asyncio.run_coroutine_threadsafe(accept_held(), self._loop).result(15)
+
     def cut(self) -> None:
         """Drop every client connection (TCP close through the proxy); held submits are never answered."""
         asyncio.run_coroutine_threadsafe(self._cut(), self._loop).result(15)
@@ -193,8 +204,12 @@ class Smsc:
                 return
             if self._hold > 0:
                 self._hold -= 1
-                self._held.append(event)  # never answered: dropped at the cut
+                self._held.append(event)  # answered only by ``release``; dropped at the cut
                 return
+        self._accept(event)
+
+    def _accept(self, event: smpp34.SubmitSmEvent) -> None:
+        with self._lock:
             self._counter += 1
             message_id = f"{self._counter:08x}"
             body, udh = decode(bytes(event.short_message), event.esm_class)

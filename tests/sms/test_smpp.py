@@ -146,3 +146,39 @@ def test_codes_go_ahead_of_bulk(dbs: Databases, smsc: Smsc) -> None:
     # a window of 4 may reorder within itself, never across it
     first = smsc.snapshot()[:8]
     assert sum(1 for s in first if s.destination.startswith("136")) == 5
+
+
+def test_late_accept_after_the_timeout_records_the_smsc_id_without_resending(dbs: Databases, smsc: Smsc) -> None:
+    smsc.hold(2)
+    enqueue_many(dbs.hub_url, phones(6), "verification_code", {"code": "777777"})
+    # A late accept is taken within one more response timeout after the part became unknown: release at once.
+    cfg = settings(smsc.port, response_timeout=5.0)
+    with running(dbs.hub_url, SmppTransport(cfg.smpp), cfg):
+        assert wait(lambda: statuses(dbs.hub_url).get("unknown") == 2)
+        assert smsc.held == 2
+        smsc.release()  # the SMSC answers the two submits after the hub gave up waiting
+        assert wait(lambda: statuses(dbs.hub_url) == {"delivered": 6})
+    counts = smsc.counts()
+    assert len(counts) == 6 and set(counts.values()) == {1}  # nothing was sent twice
+    # every segment carries the id the SMSC gave it, so each receipt matched its segment
+    recorded = {str(r[0]) for r in query(dbs.hub_url, "select smpp_id from hub.sms_segment")}
+    assert recorded == {s.message_id for s in smsc.snapshot()}
+    assert query(dbs.hub_url, "select count(*) from hub.sms_receipt_orphan")[0][0] == 0
+
+
+def test_late_accept_of_one_segment_completes_the_long_message(dbs: Databases, smsc: Smsc) -> None:
+    smsc.hold(1)  # one of the three segments is answered late
+    enqueue_many(dbs.hub_url, ["13800000009"], "staff_notice", {"content": LONG})
+    cfg = settings(smsc.port, response_timeout=5.0)
+    with running(dbs.hub_url, SmppTransport(cfg.smpp), cfg):
+        assert wait(lambda: statuses(dbs.hub_url) == {"unknown": 1})
+        # the segment the SMSC took first is held (smpp34 may take the three in any order)
+        states = sorted(str(r[0]) for r in query(dbs.hub_url, "select status from hub.sms_segment"))
+        assert states[-1] == "unknown" and set(states[:2]) <= {"sent", "delivered"}
+        smsc.release()
+        assert wait(lambda: statuses(dbs.hub_url) == {"delivered": 1})
+    assert sorted(smsc.counts().values()) == [1, 1, 1]
+    rows = query(
+        dbs.hub_url, "select failure_reason, sent_at is not null, delivered_at is not null from hub.sms_message"
+    )
+    assert rows == [(None, True, True)]

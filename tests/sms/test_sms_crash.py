@@ -32,7 +32,7 @@ KILLS = 5
 WINDOW = 32
 
 
-def start_worker(dbs: Databases, port: int, var: Path) -> subprocess.Popen[bytes]:
+def start_worker(dbs: Databases, port: int, var: Path, extra: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update(
         HUB_CORE_DB_URL=dbs.core_url,
@@ -48,6 +48,7 @@ def start_worker(dbs: Databases, port: int, var: Path) -> subprocess.Popen[bytes
         HUB_SMS__WINDOW_END="00:00",
         HUB_SMS__LIMITS__DAILY_BUDGET_YUAN="1000000",
     )
+    env.update(extra or {})
     return subprocess.Popen(
         [sys.executable, "-c", "from gateway.cli import main; main()", "sms", "run"],
         env=env,

@@ -191,3 +191,56 @@ def test_recovery_marks_in_flight_unknown(dbs: Databases, tmp_path: Path) -> Non
     worker.close()
     assert worker.stats.recovered_unknown == 2
     assert statuses(dbs.hub_url) == {"unknown": 2}
+
+
+def test_late_accept_in_the_same_batch_as_its_unknown_leaves_the_message_sent(dbs: Databases) -> None:
+    from sms.transport import LateAccepted, Unknown
+
+    enqueue_many(dbs.hub_url, ["13800000000"], "verification_code", {"code": "1"})
+    with pg.connect(dbs.hub_url) as conn:
+        mid = query(dbs.hub_url, "select id from hub.sms_message")[0][0]
+        conn.execute("update hub.sms_message set status = 'queued' where id = %s", (mid,))
+        conn.execute("insert into hub.sms_segment (message_id, seq) values (%s, 1)", (mid,))
+        # the receipt overtook the late accept: kept as an orphan, matched when the accept comes
+        store.apply(conn, [Receipt("late1", "DELIVRD", "000")])
+        store.apply(conn, [Unknown((mid, 1), "response timeout", "bind0"), LateAccepted((mid, 1), "late1", "bind0")])
+        conn.commit()
+        assert outbox.status(conn, mid) == outbox.Status.DELIVERED
+    assert query(dbs.hub_url, "select status, smpp_id from hub.sms_segment") == [("delivered", "late1")]
+
+
+def test_late_accept_never_touches_a_part_submitted_again(dbs: Databases) -> None:
+    from sms.transport import LateAccepted
+
+    enqueue_many(dbs.hub_url, ["13800000000"], "verification_code", {"code": "1"})
+    with pg.connect(dbs.hub_url) as conn:
+        mid = query(dbs.hub_url, "select id from hub.sms_message")[0][0]
+        # resent by a job's policy: the new submit of the part is in flight under its own state
+        conn.execute("update hub.sms_message set status = 'queued' where id = %s", (mid,))
+        conn.execute("insert into hub.sms_segment (message_id, seq) values (%s, 1)", (mid,))
+        store.apply(conn, [LateAccepted((mid, 1), "old1", "bind0")])
+        conn.commit()
+    assert query(dbs.hub_url, "select status, smpp_id from hub.sms_segment") == [("submitting", None)]
+    assert statuses(dbs.hub_url) == {"queued": 1}
+
+
+def test_parts_not_sent_return_a_whole_message_to_the_queue_and_fail_a_cut_one(dbs: Databases) -> None:
+    from sms.transport import NotSent
+
+    enqueue_many(dbs.hub_url, ["13800000001", "13800000002"], "staff_notice", {"content": "通知"})
+    whole, cut = (int(r[0]) for r in query(dbs.hub_url, "select id from hub.sms_message order by id"))
+    with pg.connect(dbs.hub_url) as conn:
+        conn.execute("update hub.sms_message set status = 'queued', queued_at = now()")
+        conn.execute(
+            "insert into hub.sms_segment (message_id, seq) select id, g from hub.sms_message, generate_series(1, 3) g"
+        )
+        # the cut message's first part reached the SMSC before the transport stopped
+        store.apply(conn, [Accepted((cut, 1), "c1", "bind0")])
+        # every part of ``whole`` in one batch (as the transport reports them), the rest of ``cut`` with them
+        store.apply(
+            conn, [NotSent((whole, 1)), NotSent((whole, 2)), NotSent((whole, 3)), NotSent((cut, 2)), NotSent((cut, 3))]
+        )
+        conn.commit()
+    rows = query(dbs.hub_url, "select id, status, failure_reason, queued_at is null from hub.sms_message order by id")
+    assert rows == [(whole, "created", None, True), (cut, "failed", "interrupted between segments", False)]
+    assert query(dbs.hub_url, "select message_id, seq, status from hub.sms_segment") == [(cut, 1, "sent")]

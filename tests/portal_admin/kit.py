@@ -1,0 +1,156 @@
+"""The administration pages' test kit: the gateway app on fresh databases, one account per staff role
+(logged in through the real staff pages: password, then the SMS code), and sessions for a unit operator
+and a person (whose logins need a core record; their sessions are the same Redis sessions a login opens)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from hub import pg
+from hub.access.subject import Channel, StaffRole, Subject, SubjectKind
+from hub.identity import sessions
+from tests.conftest import Databases
+from tests.identity.oauthkit import make_app
+from tests.portal_staff import kit as staff_kit
+
+CODE = staff_kit.CODE
+REGION = "430102"
+
+
+def app_for(dbs: Databases) -> Any:
+    app, _ = make_app(dbs, test_fixed_captcha="TEST", test_fixed_sms_code=CODE)
+    return app
+
+
+@dataclass
+class Who:
+    """One caller: a label, the portal session id, the staff account id and login (None / "" otherwise)."""
+
+    label: str
+    session_id: str
+    account_id: str | None
+    login: str
+
+
+def client(app: Any) -> TestClient:
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def staff(app: Any, dbs: Databases, role: StaffRole, name: str = "工作人员") -> dict[str, str]:
+    return staff_kit.add_staff(app, dbs.hub_url, role, (REGION,), name)
+
+
+def session_cookie(app: Any) -> str:
+    return str(app.state.identity.cfg.settings.session_cookie)
+
+
+def log_in_staff(c: TestClient, app: Any, dbs: Databases, role: StaffRole, name: str = "工作人员") -> Who:
+    """A new account holding ``role``, logged in through the staff pages (password + SMS code) on ``c``.
+
+    The app's async Redis client belongs to one event loop, so the tests use one client and switch
+    between callers by their session cookie (``act_as``)."""
+    account = staff(app, dbs, role, name)
+    c.cookies.delete(session_cookie(app))
+    staff_kit.log_in(c, "staff", account["login"], "/portal/admin")
+    session_id = c.cookies.get(session_cookie(app))
+    assert session_id
+    c.cookies.delete(session_cookie(app))
+    return Who(role.value, session_id, account["account_id"], account["login"])
+
+
+def session_of(app: Any, label: str, subject: Subject) -> Who:
+    """A portal session of ``subject`` (a unit operator or a person), as their login would open it."""
+    rt = app.state.identity
+    return Who(label, sessions.create(rt.redis, rt.sessions, subject, rt.clock()), None, "")
+
+
+def act_as(c: TestClient, app: Any, who: Who | None) -> TestClient:
+    """Send the next requests as ``who`` (None: without a session)."""
+    c.cookies.delete(session_cookie(app))
+    if who is not None:
+        c.cookies.set(session_cookie(app), who.session_id)
+    return c
+
+
+def unit_operator_subject() -> Subject:
+    return Subject(
+        kind=SubjectKind.UNIT_OPERATOR, account_id="acc_unit" + uuid.uuid4().hex[:8], client_id=sessions.SESSION_CLIENT,
+        channel=Channel.PORTAL, scopes=frozenset({"unit:read"}), unit_id=1, unit_admin=True,
+        auth_methods=("pwd", "captcha", "sms"),
+    )  # fmt: skip
+
+
+def person_subject() -> Subject:
+    return Subject(
+        kind=SubjectKind.PERSON, account_id="acc_person" + uuid.uuid4().hex[:6], client_id=sessions.SESSION_CLIENT,
+        channel=Channel.PORTAL, scopes=frozenset({"person:read"}), person_id=1, auth_methods=("pwd", "sms"),
+    )  # fmt: skip
+
+
+def hidden(html: str) -> dict[str, str]:
+    return staff_kit.hidden(html)
+
+
+def csrf(c: TestClient) -> dict[str, str]:
+    """A valid CSRF token for this browser (the login page issues one like every page)."""
+    return staff_kit.csrf(c, "/auth/login")
+
+
+def post(c: TestClient, path: str, **data: Any) -> Any:
+    return c.post(path, data={**csrf(c), **data}, follow_redirects=False)
+
+
+def snapshot(dbs: Databases) -> dict[str, Any]:
+    """Everything an administration action could write: accounts, roles, clients, grants, the audit log."""
+    with pg.connect(dbs.hub_url) as conn:
+        return {
+            "accounts": conn.execute(
+                "select id, status, totp_secret is not null from hub.account order by id"
+            ).fetchall(),
+            "roles": conn.execute("select account_id, role from hub.account_role order by 1, 2").fetchall(),
+            "clients": conn.execute(
+                "select client_id, secret_hash, grant_types from hub.oauth_client order by 1"
+            ).fetchall(),
+            "grants": conn.execute("select id, revoked_at from hub.oauth_grant order by 1").fetchall(),
+            "audit": conn.execute("select count(*) from hub.audit_log").fetchone(),
+        }
+
+
+def audit_actions(dbs: Databases, target_id: str) -> list[tuple[str, str, str]]:
+    """(action, actor, result) of every record about ``target_id`` in the order written (one chain per process)."""
+    with pg.connect(dbs.hub_url) as conn:
+        rows = conn.execute(
+            "select action, actor, result from hub.audit_log where target_id = %s order by chain_id, seq", (target_id,)
+        ).fetchall()
+    return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+
+def secret_on(html: str) -> str:
+    found = re.search(r"<dt>(?:客户端密钥|临时密码)</dt><dd><code>([^<]+)</code></dd>", html)
+    assert found, html
+    return found.group(1)
+
+
+def start_login(c: TestClient, login: str, password: str) -> Any:
+    """The staff login's first step (password); 200 asks for the second factor, else the refusal page."""
+    form = c.get("/auth/login?kind=staff")
+    data = {**hidden(form.text), "kind": "staff", "login": login, "password": password, "next": "/portal/admin"}
+    return c.post("/auth/login", data=data)
+
+
+def finish_login(c: TestClient, started: Any, code: str = CODE) -> Any:
+    return c.post(
+        "/auth/login/verify",
+        data={**hidden(started.text), "code": code, "next": "/portal/admin"},
+        follow_redirects=False,
+    )
+
+
+def tick(app: Any) -> None:
+    """Move the identity clock past the SMS resend cooldown (60 s) before another code to the same phone."""
+    app.state.identity.clock.advance(61)
