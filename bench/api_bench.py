@@ -81,9 +81,11 @@ GATEWAY_GQL = (
     "query($id: ID!){person(id: $id){overview{personId idType idNumber name sex ethnicity "
     "birthDate workStart phone regionCode retired retireDate positionLevel}}}"
 )
+# The ID number and phone are stored sealed (SM4-GCM envelopes, hub/crypto): the baselines hand out the
+# envelopes (PostGraphile as hex strings), the gateway opens and masks them.
 PG_GQL = (
-    "query($id: BigInt!){personOverviewByPersonId(personId: $id){personId idType idNumber name sex "
-    "ethnicity birthDate workStart phone regionCode retired retireDate positionLevel}}"
+    "query($id: BigInt!){personOverviewByPersonId(personId: $id){personId idType idNumberEnc name sex "
+    "ethnicity birthDate workStart phoneEnc regionCode retired retireDate positionLevel}}"
 )
 
 
@@ -346,7 +348,12 @@ def prepare_databases(persons: int, years: int, rebuild: bool) -> tuple[Dbs, dic
     else:
         from core import db as core_db
         from core.seed import seed
+        from hub.crypto import ring
         from sync.backfill import backfill
+
+        # The store's data keys are wrapped under the gateway's key-encryption key (as the sync worker of
+        # a deployment shares HUB_CRYPTO__KEK with the web nodes).
+        ring.configure(GATEWAY_ENV["HUB_CRYPTO__KEK"])
 
         info["reused"] = False
         for url in (dbs.core, dbs.query):

@@ -49,4 +49,5 @@ async def overview(person_id: int) -> dict[str, Any]:
         row = await cur.fetchone()
     if row is None:
         raise HTTPException(status_code=404)
-    return {"data": row}
+    # The sealed ID number and phone (bytea) go out as hex, as PostGraphile sends them.
+    return {"data": {k: v.hex() if isinstance(v, bytes) else v for k, v in row.items()}}
