@@ -136,7 +136,11 @@ def make_api(
         query_db_url=query_url,
         redis_url=redis_url,
         sync=SyncSettings(embedded=False),
-        auth=PRODUCTION_AUTH if environment == "production" else {},  # type: ignore[arg-type]
+        # A Redis prefix of its own: apps share one Redis across tests and runs (daily code caps would add up).
+        auth={  # type: ignore[arg-type]
+            **(PRODUCTION_AUTH if environment == "production" else {}),
+            "redis_prefix": f"t:{uuid.uuid4().hex[:10]}:",
+        },
         crypto={"kek": "test-data-kek-" + "w" * 32} if environment == "production" else {},  # type: ignore[arg-type]
         certificates=PRODUCTION_CERTIFICATES if environment == "production" else {},  # type: ignore[arg-type]
         sms=PRODUCTION_SMS if environment == "production" else {},  # type: ignore[arg-type]
