@@ -5,7 +5,6 @@ goes to the core. The request, its history and every audit record name the staff
 """
 
 from dataclasses import replace
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -13,6 +12,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from channels.errors import ALNUM, CHANNEL_RESPONSES, DeviceRefused
+from channels.phone_recovery import PhoneCodeConfirm, PhoneCodeSent
 from hub import pg
 from hub.access.rules import DATA_ROLES
 from hub.access.subject import Channel, Subject, SubjectKind
@@ -34,20 +34,6 @@ class RecoveryStart(BaseModel):
         "或 hall_id_card_visual（人工核验原件）"
     )
     phone: str = Field(min_length=11, max_length=11, pattern=r"^\d{11}$", description="参保人的新手机号码")
-
-
-class RecoveryConfirm(BaseModel):
-    ticket: str = Field(min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
-    code: str = Field(min_length=6, max_length=6, pattern=r"^\d{6}$", description="参保人念出的新号码验证码")
-    idempotency_key: str = Field(
-        min_length=1, max_length=100, pattern=r"^[!-~]+$", description="本次办理的请求编号（重试时不变）"
-    )
-
-
-class CodeSent(BaseModel):
-    ticket: str
-    phone_masked: str
-    expires_at: datetime
 
 
 class Submitted(BaseModel):
@@ -87,8 +73,8 @@ def router(authenticate: Any) -> APIRouter:
 
         return run_in_threadpool(inner)
 
-    @r.post("/phone-recovery", summary="找回手机号码：核验身份证后向新号码发送验证码", response_model=CodeSent)
-    async def start(request: Request, staff: Staff, body: RecoveryStart) -> CodeSent:
+    @r.post("/phone-recovery", summary="找回手机号码：核验身份证后向新号码发送验证码", response_model=PhoneCodeSent)
+    async def start(request: Request, staff: Staff, body: RecoveryStart) -> PhoneCodeSent:
         rt = request.app.state.identity
         at_counter = replace(staff, channel=Channel.HALL)
         code = await run(
@@ -100,7 +86,7 @@ def router(authenticate: Any) -> APIRouter:
             ),
             core=True,
         )  # fmt: skip
-        return CodeSent(ticket=code.ticket, phone_masked=code.phone_masked, expires_at=code.expires_at)
+        return PhoneCodeSent(ticket=code.ticket, phone_masked=code.phone_masked, expires_at=code.expires_at)
 
     @r.post(
         "/phone-recovery/verify",
@@ -108,7 +94,7 @@ def router(authenticate: Any) -> APIRouter:
         response_model=Submitted,
         responses=REUSED_KEY,
     )
-    async def confirm(request: Request, staff: Staff, body: RecoveryConfirm) -> Submitted:
+    async def confirm(request: Request, staff: Staff, body: PhoneCodeConfirm) -> Submitted:
         rt = request.app.state.identity
         item: pr.PersonRequest = await run(
             request,

@@ -9,7 +9,6 @@ way is refused). Every step is audited; the request shows under the person's 办
 
 import base64
 import binascii
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -17,6 +16,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from channels.errors import ALNUM, CHANNEL_RESPONSES, DeviceRefused
+from channels.phone_recovery import PhoneCodeConfirm, PhoneCodeSent
 from channels.sessions import ChannelSessions, SessionEnded
 from hub import pg
 from hub.access.subject import Channel, Subject, SubjectKind
@@ -44,20 +44,6 @@ class IdCardPhone(NewPhone):
     document_type: str = Field("01", max_length=4, pattern=ALNUM, description="读卡器读出的证件类型")
     document_number: str = Field(min_length=6, max_length=30, pattern=ALNUM, description="读卡器读出的证件号码")
     face_sample: str = Field(min_length=4, max_length=800_000, description="人脸核验采集的样本（Base64）")
-
-
-class Confirm(BaseModel):
-    ticket: str = Field(min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
-    code: str = Field(min_length=6, max_length=6, pattern=r"^\d{6}$", description="新手机号码收到的验证码")
-    idempotency_key: str = Field(
-        min_length=1, max_length=100, pattern=r"^[!-~]+$", description="本次办理的请求编号（重试时不变）"
-    )
-
-
-class CodeSent(BaseModel):
-    ticket: str
-    phone_masked: str
-    expires_at: datetime
 
 
 class Submitted(BaseModel):
@@ -121,13 +107,15 @@ def router(authenticate: Any, sessions_of: Any) -> APIRouter:
     def ip(request: Request) -> str:
         return request.client.host if request.client else "unknown"
 
-    def sent(code: SentCode) -> CodeSent:
-        return CodeSent(ticket=code.ticket, phone_masked=code.phone_masked, expires_at=code.expires_at)
+    def sent(code: SentCode) -> PhoneCodeSent:
+        return PhoneCodeSent(ticket=code.ticket, phone_masked=code.phone_masked, expires_at=code.expires_at)
 
     @r.post(
-        "/me/phone/code", summary="找回手机号码：向新号码发送验证码（社保卡 + 查询密码会话）", response_model=CodeSent
+        "/me/phone/code",
+        summary="找回手机号码：向新号码发送验证码（社保卡 + 查询密码会话）",
+        response_model=PhoneCodeSent,
     )
-    async def card_code(request: Request, kiosk: Device, who: CardPerson, body: NewPhone) -> CodeSent:
+    async def card_code(request: Request, kiosk: Device, who: CardPerson, body: NewPhone) -> PhoneCodeSent:
         rt = request.app.state.identity
         return sent(
             await run(
@@ -145,7 +133,7 @@ def router(authenticate: Any, sessions_of: Any) -> APIRouter:
         response_model=Submitted,
         responses=REUSED_KEY,
     )
-    async def card_confirm(request: Request, kiosk: Device, who: CardPerson, body: Confirm) -> Submitted:
+    async def card_confirm(request: Request, kiosk: Device, who: CardPerson, body: PhoneCodeConfirm) -> Submitted:
         rt = request.app.state.identity
         actor = Actor(SubjectKind.PERSON.value, who.account_id, kiosk.client_id, Channel.KIOSK.value)
         return submitted(
@@ -161,9 +149,9 @@ def router(authenticate: Any, sessions_of: Any) -> APIRouter:
     @r.post(
         "/phone-recovery/id-card",
         summary="找回手机号码：读取身份证 + 人脸核验后向新号码发送验证码",
-        response_model=CodeSent,
+        response_model=PhoneCodeSent,
     )
-    async def id_card_code(request: Request, kiosk: Device, body: IdCardPhone) -> CodeSent:
+    async def id_card_code(request: Request, kiosk: Device, body: IdCardPhone) -> PhoneCodeSent:
         checker: FaceCheck | None = getattr(request.app.state, "face_check", None)
         if checker is None:
             raise ServiceUnavailable("本终端暂不支持人脸核验，请插入社会保障卡并输入查询密码办理")
@@ -195,7 +183,7 @@ def router(authenticate: Any, sessions_of: Any) -> APIRouter:
         response_model=Submitted,
         responses=REUSED_KEY,
     )
-    async def id_card_confirm(request: Request, kiosk: Device, body: Confirm) -> Submitted:
+    async def id_card_confirm(request: Request, kiosk: Device, body: PhoneCodeConfirm) -> Submitted:
         rt = request.app.state.identity
         actor = Actor(SubjectKind.CLIENT.value, kiosk.client_id, kiosk.client_id, Channel.KIOSK.value)
         return submitted(
