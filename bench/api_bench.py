@@ -143,6 +143,12 @@ def gateway_app() -> Any:
                 "durable_before_response": True,
             },
             "graphql_introspection": settings.environment != "production",
+            # gateway/fast.py: the person reads and GraphQL answered in front of FastAPI (HUB_FAST_READS).
+            "fast_path": {
+                "enabled": getattr(app, "fast_reads", None) is not None,
+                "rest_reads": [f"/api/v1/persons/{{id}}/{op}" for op in _fast_reads()],
+                "graphql": getattr(getattr(app, "fast_reads", None), "graphql", None) is not None,
+            },
             "consistency_timeout_s": app.state.consistency_timeout,
         }
         Path(out).write_text(json.dumps(proof, indent=1))
@@ -176,6 +182,12 @@ def gateway_app() -> Any:
         app.state.startup_hooks.append(start_profile)
         app.state.shutdown_hooks.append(stop_profile)  # shutdown hooks run in reverse: this one first
     return app
+
+
+def _fast_reads() -> list[str]:
+    from gateway.fast import PERSON_READS
+
+    return sorted(PERSON_READS)
 
 
 def _settings_class() -> Any:

@@ -51,19 +51,21 @@ def outcomes(junit: Path) -> list[dict[str, Any]]:
     """Each test case's verdict and duration from pytest's JUnit XML."""
     cases = []
     for case in ET.parse(junit).getroot().iter("testcase"):
-        verdict = "passed"
+        verdict, message = "passed", None
         for child in case:
             if child.tag in ("failure", "error"):
-                verdict = "failed"
+                # the assertion's own message (the first line pytest gives), so a failed run says why
+                verdict, message = "failed", (child.get("message") or "")[:2000]
             elif child.tag == "skipped":
                 verdict = "skipped"
-        cases.append(
-            {
-                "test": f"{case.get('classname')}::{case.get('name')}",
-                "outcome": verdict,
-                "seconds": round(float(case.get("time", 0)), 1),
-            }
-        )
+        entry: dict[str, Any] = {
+            "test": f"{case.get('classname')}::{case.get('name')}",
+            "outcome": verdict,
+            "seconds": round(float(case.get("time", 0)), 1),
+        }
+        if message is not None:
+            entry["message"] = message
+        cases.append(entry)
     return cases
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import unicodedata
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -196,13 +197,41 @@ def _person_id(conn: psycopg.Connection[Any], c: Command) -> int:
     return person_id
 
 
+ADDRESS_MAX = 100  # characters, as ac01.address varchar(100)
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})  # control, format (bidi, zero-width), surrogates
+
+
+def _address(value: Any) -> str:
+    text = str(value)
+    if not 0 < len(text) <= ADDRESS_MAX or text != text.strip():
+        raise CoreError("通讯地址不正确")
+    if any(unicodedata.category(ch) in _REFUSED_CATEGORIES for ch in text):
+        raise CoreError("通讯地址含有不允许的控制字符")
+    return text
+
+
+def _postal_code(value: Any) -> str:
+    # DOMAIN.md is silent on 邮政编码: six digits, a leading 0 allowed (010000 is 呼和浩特).
+    text = str(value)
+    if not (len(text) == 6 and text.isascii() and text.isdigit()):
+        raise CoreError("邮政编码应为6位数字")
+    return text
+
+
 def _person_contact(conn: psycopg.Connection[Any], c: Command) -> dict[str, Any]:
+    """The person's mobile number, and the 通讯地址 and 邮政编码 when the command carries them."""
     person_id = _person_id(conn, c)
     phone = str(_get(c.payload, "phone"))
     if not (len(phone) == 11 and phone.isascii() and phone.isdigit() and phone[0] == "1" and phone[1] in "3456789"):
         raise CoreError("手机号码不正确")
-    conn.execute("update core.ac01 set aac067 = %s where aac001 = %s", (phone, person_id))
-    return {"person_id": person_id, "fields": ["aac067"]}
+    sets: dict[str, str] = {"aac067": phone}
+    if c.payload.get("address") is not None:
+        sets["address"] = _address(c.payload["address"])
+    if c.payload.get("postal_code") is not None:
+        sets["postal_code"] = _postal_code(c.payload["postal_code"])
+    assignments = ", ".join(f"{column} = %s" for column in sets)
+    conn.execute(f"update core.ac01 set {assignments} where aac001 = %s", (*sets.values(), person_id))
+    return {"person_id": person_id, "fields": list(sets)}
 
 
 def _card_status(expected: str, target: str) -> Callable[[psycopg.Connection[Any], Command], dict[str, Any]]:
@@ -308,12 +337,9 @@ HANDLERS["unit_collect"] = _unit_open  # the declaration type of hub/collect
 
 
 def ensure_log(conn: psycopg.Connection[Any]) -> None:
-    """Create ``core.command_log`` in a core database initialised before it existed (schema.sql's own DDL)."""
-    schema = core_db.schema_sql()
-    segment = schema[schema.index("-- Command log") :]
-    with conn.transaction():
-        conn.execute("set local search_path = core")
-        conn.execute(segment)
+    """Create ``core.command_log`` (and what else schema.sql's idempotent tail adds) in a core database
+    initialised before it existed."""
+    core_db.upgrade(conn)
 
 
 def recorded(conn: psycopg.Connection[Any], command_id: uuid.UUID) -> tuple[Outcome, bytes] | None:

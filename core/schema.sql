@@ -161,7 +161,9 @@ create table ac01 (
     aaa027 varchar(6) not null references ya_region,
     aac084 varchar(1) not null default '0',   -- 离退休标志
     aic162 date,                          -- 离退休日期
-    position_level varchar(10)            -- 职务/职级 used by the 视同缴费指数 table
+    position_level varchar(10),           -- 职务/职级 used by the 视同缴费指数 table
+    address varchar(100),                 -- 通讯地址 (no indicator code in DOMAIN.md: plain name)
+    postal_code varchar(6)                -- 邮政编码
 );
 
 -- Person insurance per 险种.
@@ -341,3 +343,21 @@ create table if not exists archive_file (
     received_at timestamptz not null default now(),
     unique (command_id, source_id)
 );
+
+-- Columns added to business tables after a core was first created: repeated here, idempotent, so that an
+-- existing core gets them (this tail runs at the command API's start, ``commands.ensure_log``, and on
+-- ``core.db.init`` of a present schema). The change-capture trigger images whole rows, so the new columns
+-- reach the sync without other changes. The catalogue is checked first so that a start does not queue for
+-- ac01's exclusive lock behind a long reader when there is nothing to add.
+do $$
+declare added record;
+begin
+    for added in select * from (values ('ac01', 'address', 'varchar(100)'), ('ac01', 'postal_code', 'varchar(6)'))
+            as a (tbl, col, type)
+    loop
+        if not exists (select 1 from information_schema.columns
+                       where table_schema = 'core' and table_name = added.tbl and column_name = added.col) then
+            execute format('alter table core.%I add column %I %s', added.tbl, added.col, added.type);
+        end if;
+    end loop;
+end $$;

@@ -15,16 +15,19 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from psycopg_pool import AsyncConnectionPool
 from starlette.routing import BaseRoute
 
 import channels
 import mobile_api
 import portal_web
-from gateway import api, identity
+from gateway import api, fast, identity
 from gateway.api import deps as api_deps
 from gateway.api.auth import authenticate
 from hub import pg
+from hub.crypto import check as key_check
 from hub.crypto import columns as sealed_columns
+from hub.crypto import keys as crypto_keys
 from hub.crypto import ring as crypto_ring
 from hub.crypto.rotation import HUB
 from hub.db import Pools
@@ -79,6 +82,12 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
         app.state.redis = aioredis.Redis.from_url(
             endpoints.redis_url, socket_timeout=0.25, socket_connect_timeout=1.0, retry_on_timeout=False
         )
+        try:  # this node's KEK must unwrap both databases' keys, or every sealed read would fail
+            await _require_keys(app.state.pools, settings.crypto.kek.get_secret_value())
+        except BaseException:
+            await app.state.redis.aclose()
+            await app.state.pools.close()
+            raise
         for hook in app.state.startup_hooks:
             await hook(app)
         _settle_garbage_collector()
@@ -100,7 +109,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
             await app.state.pools.close()
             gc.unfreeze()  # a process that builds apps again (the tests) lets this one's heap be collected
 
-    app = FastAPI(title="机关事业单位养老保险公共服务平台", version="0.1.0", lifespan=lifespan)
+    app = fast.GatewayApp(title="机关事业单位养老保险公共服务平台", version="0.1.0", lifespan=lifespan)
 
     def sync_status() -> dict[str, Any]:
         with (
@@ -141,25 +150,33 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
 
     @app.get("/readyz", tags=["运维"])
     async def readyz(request: Request) -> JSONResponse:
-        """Readiness: the hub DB and the query store answer; Redis is reported but optional (reads degrade)."""
+        """Readiness: the hub DB and the query store answer and this node's KEK unwraps their current keys
+        (``…_keys``: another node may have rotated them under a KEK this one lacks); Redis is reported but
+        optional (reads degrade). 503 names the failing checks."""
         checks: dict[str, str] = {}
         pools: Pools = request.app.state.pools
-        for name, pool in (("hub_db", pools.hub), ("query_store", pools.query)):
+        kek = settings.crypto.kek.get_secret_value()
+        for name, _, pool, table in _keyed_databases(pools):
+            keys_check = f"{name}_keys"
             try:
                 async with pool.connection(timeout=2) as conn:
                     await conn.execute("select 1")
-                checks[name] = "ok"
+                    checks[name] = "ok"
+                    trouble = await key_check.trouble_async(conn, kek, table)
+                checks[keys_check] = "ok" if trouble is None else trouble.summary()
             except Exception as exc:  # report, never raise from a probe
-                checks[name] = type(exc).__name__
+                checks[keys_check if name in checks else name] = type(exc).__name__
+            checks.setdefault(keys_check, "not checked")
         try:
             await request.app.state.redis.ping()
             checks["redis"] = "ok"
         except Exception as exc:
             checks["redis"] = type(exc).__name__
-        ready = checks["hub_db"] == "ok" and checks["query_store"] == "ok"
-        return JSONResponse(
-            {"status": "ready" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
-        )
+        failing = [name for name, result in checks.items() if result != "ok" and name != "redis"]
+        body: dict[str, Any] = {"status": "unavailable" if failing else "ready", "checks": checks}
+        if failing:
+            body["failing"] = failing
+        return JSONResponse(body, status_code=503 if failing else 200)
 
     @app.get("/metrics", tags=["运维"], include_in_schema=False)
     def metrics(request: Request) -> Response:
@@ -188,6 +205,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
     # 数据采集: the public online collection and the workbench's import of offline packages.
     app.include_router(portal_collect.router(api_deps.reader("read")))
     app.state.upload_prefixes.append(portal_collect.IMPORT_PATH)
+    app.state.upload_prefixes.append(portal_collect.FORM_PATH)  # the lists' spreadsheet
     portal_collect.serve_errors(app)
     # The unit portal's pages: the API's read dependency and the login pages' CSRF protector.
     portal_web.mount(app, read_dependency=api_deps.reader("read"), csrf_of=lambda a: a.state.identity.csrf)
@@ -202,7 +220,33 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
         anchor_key_of=lambda a: getattr(a.state, "audit_anchor_key", None) or api.anchor_key(settings),
     )
     _api_routes_first(app)
+    # In front of everything above: the hot person reads and GraphQL without FastAPI's per-request work.
+    fast.mount(
+        app,
+        enabled=settings.fast_reads,
+        web=settings.web,
+        graphql=app.state.graphql_schema,
+    )
     return app
+
+
+def _keyed_databases(pools: Pools) -> tuple[tuple[str, str, AsyncConnectionPool[Any], str], ...]:
+    """(readiness check, label, pool, key table) of each database whose envelopes this process opens."""
+    return (
+        ("hub_db", key_check.HUB_DB, pools.hub, crypto_keys.HUB_TABLE),
+        ("query_store", key_check.QUERY_STORE, pools.query, crypto_keys.QUERY_TABLE),
+    )
+
+
+async def _require_keys(pools: Pools, kek: str) -> None:
+    """Refuse to start (``KeysUnusable``, logged) unless ``kek`` unwraps the current keys of both databases."""
+    for _, label, pool, table in _keyed_databases(pools):
+        async with pool.connection() as conn:
+            try:
+                await key_check.require_async(label, conn, kek, table)
+            except key_check.KeysUnusable as exc:
+                log.error("%s", exc)
+                raise
 
 
 # Collector thresholds of a web process (CPython's default is 700, 10, 10): fewer, slightly longer young

@@ -79,6 +79,28 @@ def _endpoints() -> tuple[settings_mod.Settings, Endpoints]:
     return settings, resolve(settings)
 
 
+def require_keys(settings: settings_mod.Settings, endpoints: Endpoints, *stores: str) -> None:
+    """Exit non-zero unless this process's KEK unwraps the current keys of ``stores`` (``hub``, ``query``).
+
+    A worker that opens envelopes checks this before it starts: with the wrong HUB_CRYPTO__KEK it would
+    otherwise fail on the first sealed value it reads."""
+    from hub.crypto import check, keys
+    from hub.crypto.rotation import HUB, QUERY
+
+    where = {
+        HUB: (check.HUB_DB, endpoints.hub_db_url, keys.HUB_TABLE),
+        QUERY: (check.QUERY_STORE, endpoints.query_db_url, keys.QUERY_TABLE),
+    }
+    try:
+        check.require([where[store] for store in stores], settings.crypto.kek.get_secret_value())
+    except check.KeysUnusable as exc:
+        logging.getLogger("hub.crypto.check").error("%s", exc)
+        typer.echo(f"无法启动：主密钥 HUB_CRYPTO__KEK 不能解封 {exc.database} 的密钥", err=True)
+        typer.echo(str(exc), err=True)
+        endpoints.stop()
+        raise typer.Exit(3) from None
+
+
 # core ------------------------------------------------------------------------------------------
 @core_app.command("init")
 def core_init(reset: Annotated[bool, typer.Option(help="drop and recreate the core schema")] = False) -> None:
@@ -169,6 +191,7 @@ def sync_run() -> None:
     from sync.worker import SyncWorker
 
     settings, ep = _endpoints()
+    require_keys(settings, ep, "query")  # the worker seals the store's columns
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -317,8 +340,9 @@ def demo(
         sms_worker = Worker(ep.hub_db_url, make_transport(settings.sms, settings.var_dir), settings.sms)
         sms_thread = threading.Thread(target=sms_worker.run, args=(sms_stop,), name="sms", daemon=True)
         sms_thread.start()
-        # So are the core's command API, the declaration outbox and unified push (separate processes in
-        # production: hub declarations core-api / hub declarations run / hub push run).
+        # So are the core's command API, the declaration outbox, unified push and the auditor's chain
+        # verification (separate processes in production: hub declarations core-api / hub declarations run /
+        # hub push run / hub audit run).
         workers = _demo_workers(settings, ep, sms_stop)
         try:
             uvicorn.run(
@@ -339,12 +363,15 @@ def demo(
 
 
 def _demo_workers(settings: settings_mod.Settings, ep: Endpoints, stop: threading.Event) -> list[threading.Thread]:
-    """The core API (on the port of HUB_DECLARATIONS__CORE_API_URL), the outbox worker and the push worker."""
+    """The core API (on the port of HUB_DECLARATIONS__CORE_API_URL), the outbox worker, the push worker and the
+    audit verification worker (`hub audit run`)."""
     from urllib.parse import urlsplit
 
     import uvicorn
 
     from core import api as core_api
+    from gateway.api import anchor_key
+    from hub.audit import verify_job
     from hub.collect.service import OpeningDelivery
     from hub.declarations.outbox import OutboxWorker
     from hub.identity.config import IdentityConfig
@@ -378,6 +405,12 @@ def _demo_workers(settings: settings_mod.Settings, ep: Endpoints, stop: threadin
         threading.Thread(target=person_outbox.run, args=(stop,), name="person-requests", daemon=True),
         threading.Thread(
             target=push_worker.run, args=(ep.hub_db_url, ep.query_db_url, settings.push, stop), name="push", daemon=True
+        ),
+        threading.Thread(
+            target=verify_job.run,
+            args=(ep.hub_db_url, anchor_key(settings), settings.audit, stop),
+            name="audit",
+            daemon=True,
         ),
     ]
     for thread in threads:

@@ -1,4 +1,5 @@
-"""The `hub audit` commands: verify the hash chains and anchors of the audit log."""
+"""The `hub audit` commands: verify the hash chains and anchors of the audit log (at once, or as the worker of
+the auditor's background jobs), archive old records."""
 
 from __future__ import annotations
 
@@ -34,6 +35,27 @@ def register(app: typer.Typer) -> None:
             console.print(f"审计日志校验失败：{len(findings)} 处问题（共检查 {rows:,} 条记录）")
             raise typer.Exit(1)
         console.print(f"审计日志完整：共检查 {rows:,} 条记录")
+
+    @audit_app.command("run")
+    def run() -> None:
+        """The worker of the auditor's chain verification jobs (started on /portal/admin/audit): claims a job
+        with a lease and checks it in batches; runs until SIGINT or SIGTERM, safe to kill at any point (the
+        job resumes once the lease runs out)."""
+        import signal
+        import threading
+
+        from gateway.api import anchor_key
+        from gateway.cli import _endpoints
+        from hub.audit import verify_job
+
+        settings, endpoints = _endpoints()
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        try:
+            verify_job.run(endpoints.hub_db_url, anchor_key(settings), settings.audit, stop)
+        finally:
+            endpoints.stop()
 
     @audit_app.command("archive")
     def archive(

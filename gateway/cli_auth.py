@@ -147,7 +147,7 @@ def print_demo_accounts(rows: list[object]) -> None:
     for row in rows:
         assert isinstance(row, DemoAccount)
         table.add_row(row.role, row.login, row.password, row.where, row.note)
-    console.print(table)
+    Console().print(table)  # the terminal's width now, not at import (COLUMNS may be set by the caller)
 
 
 @auth_app.command("demo-accounts")

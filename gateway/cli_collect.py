@@ -1,7 +1,9 @@
 """The `hub collect` commands: the offline version (单机版) for units, and the agency's key and import.
 
 Unit side (no hub database needed): ``serve`` runs the collection form on 127.0.0.1 with its own SQLite
-file, ``export`` writes the package for the agency's public key. Agency side: ``keygen`` makes an SM2 key
+file, ``export`` writes the package for the agency's public key. Both open the unit's signing key with the
+operator's passphrase (set twice at the first start, asked for afterwards; or ``HUB_COLLECT_PASSPHRASE``
+for unattended use and tests). Agency side: ``keygen`` makes an SM2 key
 pair (private key sealed under the KEK) and writes the public key file to hand to units, ``import``
 verifies, decrypts, validates and previews a package and, unless ``--preview``, submits it for review,
 ``deliver`` sends the activation code of every unit the core has opened from a collection.
@@ -11,9 +13,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from hub.collect.local import LocalStore
 
 collect_app = typer.Typer(help="数据采集：单机版填报与导出、经办机构密钥与导入", no_args_is_help=True)
 
@@ -21,6 +26,37 @@ collect_app = typer.Typer(help="数据采集：单机版填报与导出、经办
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the `hub` command line."""
     app.add_typer(collect_app, name="collect")
+
+
+def _unlock(store: LocalStore) -> None:
+    """Open the file's unit key: set the passphrase on a new file (or one whose key is not yet sealed),
+    ask for it otherwise; refuse with exit code 1 and a clear message."""
+    import os
+
+    from hub.collect import seal
+    from hub.collect.local import KeyState
+
+    state = store.key_state()
+    given = os.environ.get(seal.PASSPHRASE_ENV)
+    try:
+        if state is KeyState.SEALED:
+            passphrase = given if given is not None else typer.prompt("请输入本机数据文件的口令", hide_input=True)
+        elif given is None:
+            if state is KeyState.PLAIN:
+                typer.echo("本机数据文件中的单位签名私钥尚未加密保护，现在设置口令后将加密保存。")
+            else:
+                typer.echo("首次使用：请设置本机数据文件的口令，用于加密保护本单位的签名私钥。")
+            typer.echo(f"口令至少{seal.MIN_PASSPHRASE_CHARS}个字符，请牢记，遗忘后无法导出数据包。")
+            first = typer.prompt("设置口令", hide_input=True)
+            passphrase = seal.check_new(first, typer.prompt("再次输入口令", hide_input=True))
+        else:
+            passphrase = seal.check_new(given)
+        store.unlock(passphrase)
+    except (seal.PassphraseRefused, seal.WrongPassphrase) as exc:
+        typer.echo(f"未能打开：{exc}", err=True)
+        raise typer.Exit(1) from None
+    if state is KeyState.PLAIN:
+        typer.echo("单位签名私钥已加密保存，原明文已清除。")
 
 
 @collect_app.command("serve")
@@ -31,10 +67,14 @@ def serve(
     """The offline collection form on http://127.0.0.1:PORT (only this machine can reach it)."""
     import uvicorn
 
+    from hub.collect.local import LocalStore
     from portal_web.collect import local_app
 
+    store = LocalStore(db)
+    _unlock(store)
+    typer.echo(f"本单位签名公钥指纹：{store.unit_key_fingerprint()}")
     typer.echo(f"请用浏览器打开 http://127.0.0.1:{port}/ ，填报内容保存在 {db}")
-    uvicorn.run(local_app(db), host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.run(local_app(store), host="127.0.0.1", port=port, log_level="warning")
 
 
 @collect_app.command("export")
@@ -49,6 +89,10 @@ def export(
     from hub.errors import ValidationFailed
 
     store = LocalStore(db)
+    if store.load() is None:
+        typer.echo("未导出：尚未保存填报内容，请先运行 hub collect serve 填报并保存", err=True)
+        raise typer.Exit(1)
+    _unlock(store)
     try:
         data = store.export(keys.read_public_key_text(agency_key.read_text(encoding="utf-8")))
     except (NothingSaved, sm2.Sm2Error) as exc:

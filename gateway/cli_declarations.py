@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
 @declarations_app.command("run")
 def run() -> None:
     """Send approved declarations to the core's command API until SIGINT or SIGTERM (retries, backoff)."""
-    from gateway.cli import _endpoints
+    from gateway.cli import _endpoints, require_keys
     from hub.collect.service import OpeningDelivery
     from hub.declarations import config
     from hub.declarations.outbox import OutboxWorker
@@ -28,6 +28,7 @@ def run() -> None:
     from hub.persons.requests_outbox import PersonOutbox
 
     settings, ep = _endpoints()
+    require_keys(settings, ep, "hub", "query")  # opens sealed contact phones of the store
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -18,10 +18,11 @@ def register(app: typer.Typer) -> None:
         import signal
         import threading
 
-        from gateway.cli import _endpoints
+        from gateway.cli import _endpoints, require_keys
         from hub.push import worker
 
         settings, endpoints = _endpoints()
+        require_keys(settings, endpoints, "hub", "query")  # opens sealed phones of the store
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())

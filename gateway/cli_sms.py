@@ -37,7 +37,7 @@ def _env() -> tuple[Settings, str, str]:
 @sms_app.command("run")
 def run() -> None:
     """Run the sms worker (owns the SMPP binds) until SIGINT or SIGTERM; then unbind cleanly."""
-    from gateway.cli import _endpoints
+    from gateway.cli import _endpoints, require_keys
     from sms.worker import Worker, make_transport
 
     settings, ep = _endpoints()
@@ -46,13 +46,16 @@ def run() -> None:
     except ValueError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
+    require_keys(settings, ep, "hub", "query")  # opens sealed recipients and the store's sealed phones
     # The worker's threads hand each batch on (claim → bind sender → reader → recorder); with the default 5 ms
     # switch interval a woken thread can wait that long for the interpreter lock at every hand-off.
     sys.setswitchinterval(0.0005)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    worker = Worker(ep.hub_db_url, make_transport(settings.sms, settings.var_dir), settings.sms)
+    worker = Worker(
+        ep.hub_db_url, make_transport(settings.sms, settings.var_dir), settings.sms, query_db_url=ep.query_db_url
+    )
     worker.run(stop)
 
 
@@ -150,13 +153,11 @@ def job_rights(
     from hub import pg
     from sms import jobs
 
-    _, hub_url, query_url = _env()
+    _, hub_url, _ = _env()
     with pg.connect(hub_url) as conn:
-        job_id = jobs.create_rights_statement(
-            conn, year=year, created_by=by, recipients=jobs.rights_statement_recipients(query_url, year, region or None)
-        )
+        job_id = jobs.create_rights_statement(conn, year=year, created_by=by, regions=region or None)
         conn.commit()
-    typer.echo(f"已创建群发任务 {job_id}（{year}年度个人权益记录）")
+    typer.echo(f"已创建群发任务 {job_id}（{year}年度个人权益记录），收件人名单由 hub sms run 在后台准备")
 
 
 @job_app.command("preview")
@@ -214,7 +215,10 @@ def job_progress(job_id: int, follow: Annotated[bool, typer.Option(help="持续�
     with pg.connect(hub_url, autocommit=True) as conn, progress_bar() as bar:
         while True:
             p = jobs.progress(conn, job_id)
-            bar(f"群发任务 {job_id}（{p.status}）", p.finished, p.total)
+            if p.status == "preparing":  # the worker is filling the recipients in from the query store
+                bar(f"群发任务 {job_id}（准备收件人名单）", p.prepared, p.prepare_total or 0)
+            else:
+                bar(f"群发任务 {job_id}（{p.status}）", p.finished, p.total)
             if not follow or p.status in ("done", "cancelled"):
                 break
             time.sleep(0.5)

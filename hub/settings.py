@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from hub.certificates.config import CertificateSettings
+from hub.config.audit import AuditSettings
 from hub.config.auth import AuthSettings
 from hub.config.crypto import CryptoSettings
 from hub.config.ministry import MinistrySettings
@@ -58,12 +59,16 @@ class Settings(BaseSettings):
     read_cache_entries: int = Field(
         20_000, ge=0, description="subjects (persons, units) whose hot read models are cached per process; 0: off"
     )
+    fast_reads: bool = Field(
+        True, description="serve the hot person reads and GraphQL outside FastAPI's per-request machinery"
+    )
     redis_url: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sync: SyncSettings = SyncSettings()
     auth: AuthSettings = AuthSettings()
+    audit: AuditSettings = AuditSettings()
     sms: SmsSettings = SmsSettings()
     crypto: CryptoSettings = CryptoSettings()
     web: WebSettings = WebSettings()

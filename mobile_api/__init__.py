@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from mobile_api import person_requests
+from mobile_api import password, person_requests
 from mobile_api.errors import PREFIX, AppChannelMiddleware
 from mobile_api.ministry import MinistryClient, MinistryConfig
 from mobile_api.routes import Authenticate, router
@@ -35,6 +35,7 @@ def mount(app: FastAPI, authenticate: Authenticate) -> None:
     app.add_middleware(AppChannelMiddleware)
     app.include_router(router(authenticate))
     app.include_router(person_requests.router(authenticate))  # 联系方式变更, 社保卡挂失/解挂, 办理进度
+    app.include_router(password.router(authenticate))  # 修改登录密码
 
     async def start(app: FastAPI) -> None:
         config = getattr(app.state, "ministry_config", None) or MinistryConfig.from_settings(

@@ -9,6 +9,8 @@ code                        status  meaning
 ``AUTH_REQUIRED``           401     no token, or an invalid or expired one: log in again
 ``APP_LOGIN_REQUIRED``      403     a token of another channel (portal, kiosk …): log in through the app
 ``FORBIDDEN``               403     the token lacks the scope the operation needs
+``WRONG_PASSWORD``          400     a password change with a wrong current password (or a locked account)
+``WEAK_PASSWORD``           422     a new password that breaks a rule (``rules`` lists each)
 ``NOT_FOUND``               404     no such record, or not the caller's (both answer alike)
 ``METHOD_NOT_ALLOWED``      405     wrong HTTP method
 ``CONFLICT``                409     the record changed meanwhile
@@ -39,6 +41,8 @@ CODES: dict[str, str] = {
     "unauthenticated": "AUTH_REQUIRED",
     "app-channel-required": "APP_LOGIN_REQUIRED",
     "forbidden": "FORBIDDEN",
+    "wrong-password": "WRONG_PASSWORD",
+    "weak-password": "WEAK_PASSWORD",
     "not-found": "NOT_FOUND",
     "method-not-allowed": "METHOD_NOT_ALLOWED",
     "conflict": "CONFLICT",
@@ -70,22 +74,23 @@ class AppChannelRequired(HubError):
     default_detail: ClassVar[str] = "请使用掌上12333应用登录后访问"
 
 
-def _problem(description: str) -> dict[str, Any]:
+def problem_doc(description: str) -> dict[str, Any]:
+    """An OpenAPI ``responses`` entry of a problem+json answer."""
     return {"model": AppProblem, "description": description, "content": {PROBLEM_JSON: {}}}
 
 
 PUBLIC_RESPONSES: dict[int | str, dict[str, Any]] = {
     304: {"description": "内容未变化（If-None-Match 与 ETag 相同）"},
-    404: _problem("记录不存在"),
-    422: _problem("参数不正确（INVALID_REQUEST）"),
-    429: _problem("请求过于频繁（RATE_LIMITED）"),
-    500: _problem("系统内部错误（INTERNAL）"),
-    503: _problem("服务暂不可用（SERVICE_UNAVAILABLE / MINISTRY_UNAVAILABLE）"),
+    404: problem_doc("记录不存在"),
+    422: problem_doc("参数不正确（INVALID_REQUEST）"),
+    429: problem_doc("请求过于频繁（RATE_LIMITED）"),
+    500: problem_doc("系统内部错误（INTERNAL）"),
+    503: problem_doc("服务暂不可用（SERVICE_UNAVAILABLE / MINISTRY_UNAVAILABLE）"),
 }
 PERSONAL_RESPONSES: dict[int | str, dict[str, Any]] = {
     **PUBLIC_RESPONSES,
-    401: _problem("未认证（AUTH_REQUIRED）"),
-    403: _problem("非掌上12333应用的令牌（APP_LOGIN_REQUIRED）或授权范围不足（FORBIDDEN）"),
+    401: problem_doc("未认证（AUTH_REQUIRED）"),
+    403: problem_doc("非掌上12333应用的令牌（APP_LOGIN_REQUIRED）或授权范围不足（FORBIDDEN）"),
 }
 
 

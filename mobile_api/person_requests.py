@@ -1,5 +1,6 @@
 """The app's person requests under ``/app/v1/me``: 联系方式变更 (a code to the new number + the login
-password), 社保卡挂失 / 解挂 (the login password or a code to the phone on record) and 办理进度.
+password; optionally the 通讯地址 and 邮政编码), 社保卡挂失 / 解挂 (the login password or a code to the phone
+on record) and 办理进度.
 
 The same services as the portal (``hub.persons.requests``): one request per idempotency key, sent to the
 core by the outbox worker. A request of another person answers like a missing one.
@@ -13,12 +14,13 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from hub import pg
-from hub.access.subject import Channel, Subject, SubjectKind
+from hub.access.subject import Subject
 from hub.errors import HubError, NotFound, RateLimited, ServiceUnavailable, ValidationFailed
 from hub.identity.codes import SentCode
 from hub.persons import requests as pr
 from hub.persons.requests import RequestType
-from mobile_api.errors import PERSONAL_RESPONSES, AppChannelRequired
+from mobile_api import deps
+from mobile_api.errors import PERSONAL_RESPONSES
 
 RequestId = Annotated[int, Path(ge=1, lt=2**63, description="办理编号")]
 
@@ -34,6 +36,10 @@ class ContactChange(ContactCode):
     idempotency_key: str = Field(
         min_length=1, max_length=100, pattern=r"^[!-~]+$", description="请求编号（重试时不变）"
     )
+    # Bounded loosely here; the service checks the real rules (100 characters after normalisation, no control
+    # characters, six digits) and answers in Chinese naming the field.
+    address: str | None = Field(None, max_length=400, description="通讯地址（选填，不超过100个字；不变更的不传）")
+    postal_code: str | None = Field(None, max_length=20, description="邮政编码（选填，6位数字；不变更的不传）")
 
 
 class CardRequest(BaseModel):
@@ -97,10 +103,7 @@ def app_error(exc: pr.Refused) -> HubError:
 def router(authenticate: Any) -> APIRouter:
     r = APIRouter(prefix="/app/v1/me", tags=["掌上12333"], responses=PERSONAL_RESPONSES)
 
-    async def app_person(request: Request, subject: Annotated[Subject, Depends(authenticate)]) -> Subject:
-        if subject.channel is not Channel.APP or subject.kind is not SubjectKind.PERSON or subject.person_id is None:
-            raise AppChannelRequired()
-        return subject
+    app_person = deps.app_person(authenticate)
 
     AppPerson = Annotated[Subject, Depends(app_person)]
 
@@ -147,7 +150,8 @@ def router(authenticate: Any) -> APIRouter:
             request,
             lambda conn: pr.change_contact(
                 conn, rt.cfg, me, phone=body.phone, ticket=body.ticket, code=body.code, password=body.password,
-                idempotency_key=body.idempotency_key, source=ip(request), now=rt.clock(),
+                idempotency_key=body.idempotency_key, source=ip(request), now=rt.clock(), address=body.address,
+                postal=body.postal_code,
             ),
         )  # fmt: skip
         return _item(item)

@@ -21,7 +21,7 @@ from hub.access import consistency
 from hub.access.cache import CachedReadContext
 from hub.access.context import Caller, ReadContext
 from hub.access.ratelimit import RateLimiter
-from hub.access.subject import Channel, Subject, SubjectKind
+from hub.access.subject import Subject
 from hub.content import agencies, articles, inbox, versions
 from hub.db import Pools
 from hub.errors import ValidationFailed
@@ -29,7 +29,8 @@ from hub.http.request_id import request_id_of
 from hub.persons import paging
 from hub.persons import service as persons
 from mobile_api import etag
-from mobile_api.errors import PERSONAL_RESPONSES, PUBLIC_RESPONSES, AppChannelRequired
+from mobile_api.deps import require_app_person
+from mobile_api.errors import PERSONAL_RESPONSES, PUBLIC_RESPONSES
 from mobile_api.ministry import MinistryClient
 from mobile_api.schemas import (
     AccountItem,
@@ -118,8 +119,7 @@ def router(authenticate: Authenticate) -> APIRouter:
     """The ``/app/v1`` routes; ``authenticate`` resolves the caller (401 when there is none)."""
 
     async def app_person(request: Request, subject: Annotated[Subject, Depends(authenticate)]) -> Subject:
-        if subject.channel is not Channel.APP or subject.kind is not SubjectKind.PERSON or subject.person_id is None:
-            raise AppChannelRequired()
+        require_app_person(subject)
         await _limit(request, "read", {"client": subject.client_id, "subject": subject.account_id, "ip": _ip(request)})
         return subject
 
@@ -230,6 +230,8 @@ def router(authenticate: Authenticate) -> APIRouter:
             phone=o.phone,
             region_code=o.region_code,
             retired=o.retired,
+            address=o.address,
+            postal_code=o.postal_code,
             real_name=RealName(verified=True, methods=list(subject.auth_methods)),
         )
         return etag.respond(request, Personal[Me](as_of=read.as_of, data=data), private=True)

@@ -41,6 +41,8 @@ class Me(BaseModel):
     phone: str | None = Field(description="手机号（脱敏）")
     region_code: str | None = Field(description="统筹区")
     retired: bool | None
+    address: str | None = Field(None, description="通讯地址")
+    postal_code: str | None = Field(None, description="邮政编码")
     real_name: RealName
 
 

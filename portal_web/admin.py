@@ -2,17 +2,20 @@
 
 - The system administrator (系统管理员) lists and searches staff accounts, creates one (without roles, with
   a temporary password shown once), disables or re-enables an account (its open sessions end at once)
-  and resets a second factor.
+  resets a second factor and re-issues a temporary password (重置密码: confirmed first, shown once; the
+  account's sessions and OAuth grants end at once and the owner gets an SMS notice).
 - The security administrator (安全管理员) grants and revokes roles, and manages the clients of kiosks, the
   12333 hotline, partners and the app: registers one (its secret shown once), rotates a secret, disables
   or re-enables a client.
 - The auditor (审计管理员) queries the audit log (time range, actor, subject, action, channel, result; paged),
-  exports it as CSV and verifies the hash chains and their signed anchors.
+  exports it as CSV and has the hash chains and their signed anchors verified by a background job
+  (``hub audit run``): the page shows its progress, refreshing itself while it runs, and its result.
 
 Every rule is the service's (``hub.identity.admin``, ``hub.identity.clients``): each page and each form
 calls it with the caller's subject, it refuses with ``Forbidden`` whoever may not, and it writes every
-action to the audit chain in the same transaction as the change. A refusal is a 403 page in Chinese; a
-visitor without a session goes to the staff login and back. Every form carries the CSRF token, checked
+action to the audit chain in the same transaction as the change. A refusal is a 403 page in Chinese, and
+the attempt is recorded in the same chain (``hub.identity.refusals``: action, target, reason code, outcome
+``refused``); a visitor without a session goes to the staff login and back. Every form carries the CSRF token, checked
 before anything else happens.
 """
 
@@ -24,7 +27,7 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import psycopg
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -32,11 +35,12 @@ from hub import pg
 from hub.access.subject import Channel, StaffRole, Subject, SubjectKind
 from hub.errors import HubError, ValidationFailed
 from hub.http import problem
-from hub.identity import admin, clients, sessions
+from hub.identity import admin, clients, password_change, refusals, sessions
 from hub.identity.errors import Conflict as AccountConflict
 from hub.identity.errors import Forbidden as IdentityForbidden
 from hub.identity.errors import IdentityError
 from hub.identity.errors import NotFound as AccountNotFound
+from hub.ids import mask_phone
 from hub.persons import paging
 from portal_web.ui import SHANGHAI, csrf_of, error_renderer, local_time, page
 
@@ -80,6 +84,14 @@ NOTICES = {
     "revoked": "已撤销角色；该工作人员已登录的会话已立即失效。",
     "client-disabled": "客户端已停用，其令牌已全部作废。",
     "client-enabled": "客户端已启用。",
+}
+VERIFY_STATES = {"queued": "排队等待", "running": "正在校验", "done": "已完成", "failed": "未能完成"}
+FINDING_KINDS = {
+    "edited": "记录被修改",
+    "missing": "记录缺失",
+    "relinked": "链接被改动",
+    "truncated": "链尾被截断",
+    "bad_anchor": "签名无效",
 }
 CSV_COLUMNS = (
     "时间",
@@ -230,20 +242,45 @@ def audit_csv(rows: list[admin.AuditRow]) -> bytes:
 
 
 def router(authenticate: Authenticate, anchor_key_of: AnchorKeyOf) -> APIRouter:
-    """The administration pages; ``authenticate`` resolves the caller (portal session or token)."""
+    """The administration pages; ``authenticate`` resolves the caller (portal session or token).
+
+    ``anchor_key_of`` is not used by the pages any more: the chain verification runs in ``hub audit run``,
+    which signs with its own settings' key; the parameter stays for the app's mount call."""
     Caller = Annotated[Subject, Depends(authenticate)]
     r = APIRouter(prefix=PREFIX, include_in_schema=False)
 
     def rt_of(request: Request) -> Any:
         return request.app.state.identity
 
-    async def hub_work(request: Request, fn: Callable[[psycopg.Connection[Any]], T], *, commit: bool) -> T:
-        """``fn`` on a hub-DB connection in a worker thread, committed once; service refusals become pages."""
+    async def hub_work(
+        request: Request,
+        fn: Callable[[psycopg.Connection[Any]], T],
+        *,
+        commit: bool,
+        subject: Subject,
+        action: str,
+        target: tuple[str, str] = ("admin", "*"),
+    ) -> T:
+        """``fn`` on a hub-DB connection in a worker thread, committed once; service refusals become pages.
+
+        A refusal by rule rolls back whatever ``fn`` did and records the attempt (``action`` on ``target``,
+        a (type, id) pair) with its reason code in the audit chain, in a transaction of its own."""
         url = request.app.state.endpoints.hub_db_url
+        rt = rt_of(request)
+        ip = request.client.host if request.client else None
 
         def work() -> T:
             with pg.connect(url) as hub:
-                out = fn(hub)
+                try:
+                    out = fn(hub)
+                except IdentityForbidden as exc:
+                    hub.rollback()
+                    refusals.record(
+                        hub, subject, action, target_type=target[0], target_id=target[1],
+                        reason=refusals.reason_of(exc), now=rt.clock(), ip=ip,
+                    )  # fmt: skip
+                    hub.commit()
+                    raise
                 if commit:
                     hub.commit()
                 return out
@@ -258,11 +295,16 @@ def router(authenticate: Authenticate, anchor_key_of: AnchorKeyOf) -> APIRouter:
         return run_in_threadpool(sessions.revoke_account, rt.redis, rt.sessions, account_id)
 
     @r.get("")
-    async def home(subject: Caller) -> Response:
-        """Each administrator's first page; anyone else is refused."""
+    async def home(request: Request, subject: Caller) -> Response:
+        """Each administrator's first page; anyone else is refused (and the attempt recorded)."""
         items = nav_for(subject)
         if not items:
-            raise NotPermitted()
+
+            def refuse(hub: psycopg.Connection[Any]) -> None:
+                raise refusals.Refused(refusals.ROLE_REQUIRED)
+
+            await hub_work(request, refuse, commit=False, subject=subject, action="admin.open")
+            raise NotPermitted()  # not reached: the refusal above is the page
         return RedirectResponse(items[0][0], status_code=303)
 
     # 系统管理员: 工作人员账号 ----------------------------------------------------------------------
@@ -277,12 +319,16 @@ def router(authenticate: Authenticate, anchor_key_of: AnchorKeyOf) -> APIRouter:
         errors: dict[str, str] | None = None,
         notice: str | None = None,
         status: int = 200,
+        action: str = "account.list",
     ) -> Response:
         offset = (page_no - 1) * PAGE_SIZE
         rows = await hub_work(
             request,
             lambda hub: admin.list_accounts(hub, subject, search=q or None, limit=PAGE_SIZE + 1, offset=offset),
             commit=False,
+            subject=subject,
+            action=action,
+            target=("account", "*"),
         )
         return page(
             request,
@@ -326,7 +372,10 @@ def router(authenticate: Authenticate, anchor_key_of: AnchorKeyOf) -> APIRouter:
             )  # fmt: skip
 
         try:
-            _, password = await hub_work(request, work, commit=True)
+            _, password = await hub_work(
+                request, work, commit=True, subject=subject, action="account.create",
+                target=("account", values["login"] or "*"),
+            )  # fmt: skip
         except (admin.InvalidStaffField, AccountConflict) as exc:
             field = exc.field if isinstance(exc, admin.InvalidStaffField) else "login"
             detail = "该工号已被使用" if isinstance(exc, AccountConflict) else exc.detail
@@ -339,6 +388,7 @@ def router(authenticate: Authenticate, anchor_key_of: AnchorKeyOf) -> APIRouter:
             login=values["login"],
             display_name=values["display_name"],
             password=password,
+            valid_days=rt.cfg.settings.temporary_password_days,
             **_chrome(subject, f"{PREFIX}/accounts"),
         )
 
@@ -352,7 +402,11 @@ def router(authenticate: Authenticate, anchor_key_of: AnchorKeyOf) -> APIRouter:
             else:
                 admin.set_account_status(hub, subject, account_id, active=action == "enabled")
 
-        await hub_work(request, work, commit=True)
+        attempted = {"factor-reset": "account.second_factor_reset", "enabled": "account.enable"}
+        await hub_work(
+            request, work, commit=True, subject=subject, action=attempted.get(action, "account.disable"),
+            target=("account", account_id),
+        )  # fmt: skip
         if action != "enabled":  # its open sessions end now, not when they expire
             await end_sessions(request, account_id)
         return RedirectResponse(f"{PREFIX}/accounts?msg={action}", status_code=303)
@@ -369,6 +423,39 @@ def router(authenticate: Authenticate, anchor_key_of: AnchorKeyOf) -> APIRouter:
     async def account_factor_reset(request: Request, subject: Caller, account_id: str) -> Response:
         return await account_action(request, subject, account_id[:40], "factor-reset")
 
+    @r.post("/accounts/{account_id}/password")
+    async def account_password_reset(request: Request, subject: Caller, account_id: str) -> Response:
+        """重置密码: the first post asks for confirmation; the confirmed one (``confirm=yes``) issues a new
+        temporary password, shown once, and ends the account's sessions and OAuth grants at once."""
+        fields, _ = await _fields(request)
+        rt = rt_of(request)
+        aid = account_id[:40]
+        chrome = _chrome(subject, f"{PREFIX}/accounts")
+        valid_days = rt.cfg.settings.temporary_password_days
+        attempt: dict[str, Any] = {"subject": subject, "action": admin.PASSWORD_RESET, "target": ("account", aid)}
+        if fields.get("confirm") != "yes":
+            target = await hub_work(
+                request, lambda hub: admin.staff_reset_target(hub, subject, aid), commit=False, **attempt
+            )
+            return page(
+                request, "portal/admin_password.html", subject=subject, title="重置工作人员密码", account=target,
+                admin_roles=[ROLE_LABELS[r] for r in sorted(target.roles & admin.ADMIN_ROLES)],
+                phone=mask_phone(target.phone) if target.phone else None, reset=None, valid_days=valid_days,
+                **chrome,
+            )  # fmt: skip
+        reset = await hub_work(
+            request, lambda hub: admin.reset_staff_password(hub, rt.cfg, subject, aid, now=rt.clock()), commit=True,
+            **attempt,
+        )  # fmt: skip
+        await run_in_threadpool(
+            password_change.end_other_sessions, rt.redis, rt.sessions, reset.changed, keep_session=None,
+            now=rt.clock(), marker_ttl_seconds=rt.cfg.settings.access_token_ttl_seconds + 60,
+        )  # fmt: skip
+        return page(
+            request, "portal/admin_password.html", subject=subject, title="工作人员密码已重置", account=None,
+            reset=reset, expires=local_time(reset.expires_at), valid_days=valid_days, **chrome,
+        )  # fmt: skip
+
     # 安全管理员: 角色授权 ------------------------------------------------------------------------------
 
     @r.get("/roles")
@@ -384,7 +471,7 @@ def router(authenticate: Authenticate, anchor_key_of: AnchorKeyOf) -> APIRouter:
             request,
             lambda hub: admin.list_role_holders(hub, subject, search=q.strip() or None, limit=PAGE_SIZE + 1,
                                                 offset=offset),
-            commit=False,
+            commit=False, subject=subject, action="role.list", target=("account", "*"),
         )  # fmt: skip
         return page(
             request,
@@ -415,7 +502,10 @@ def router(authenticate: Authenticate, anchor_key_of: AnchorKeyOf) -> APIRouter:
             else:
                 admin.revoke_role(hub, subject, account_id, role)
 
-        await hub_work(request, work, commit=True)
+        await hub_work(
+            request, work, commit=True, subject=subject, action="role.grant" if grant else "role.revoke",
+            target=("account", account_id),
+        )  # fmt: skip
         await end_sessions(request, account_id)  # the session's rights are the ones it was opened with
         return RedirectResponse(f"{PREFIX}/roles?msg={'granted' if grant else 'revoked'}", status_code=303)
 
@@ -437,8 +527,12 @@ def router(authenticate: Authenticate, anchor_key_of: AnchorKeyOf) -> APIRouter:
         errors: dict[str, str] | None = None,
         notice: str | None = None,
         status: int = 200,
+        action: str = "client.list",
     ) -> Response:
-        rows = await hub_work(request, lambda hub: clients.list_clients(hub, subject), commit=False)
+        rows = await hub_work(
+            request, lambda hub: clients.list_clients(hub, subject), commit=False, subject=subject, action=action,
+            target=("oauth_client", "*"),
+        )  # fmt: skip
         return page(
             request,
             "portal/admin_clients.html",
@@ -473,8 +567,10 @@ def router(authenticate: Authenticate, anchor_key_of: AnchorKeyOf) -> APIRouter:
             channel = Channel(values["channel"])
         except ValueError:
             channel = None
-        if channel is None:  # the listing below still refuses a caller without the right
-            return await show_clients(request, subject, values=values, errors={"channel": "请选择渠道"}, status=422)
+        if channel is None:  # the listing below still refuses (and records) a caller without the right
+            return await show_clients(
+                request, subject, values=values, errors={"channel": "请选择渠道"}, status=422, action="client.register"
+            )
         rt = rt_of(request)
 
         def work(hub: psycopg.Connection[Any]) -> str | None:
@@ -485,7 +581,10 @@ def router(authenticate: Authenticate, anchor_key_of: AnchorKeyOf) -> APIRouter:
             )  # fmt: skip
 
         try:
-            secret = await hub_work(request, work, commit=True)
+            secret = await hub_work(
+                request, work, commit=True, subject=subject, action="client.register",
+                target=("oauth_client", values["client_id"] or "*"),
+            )  # fmt: skip
         except (clients.InvalidClientField, AccountConflict) as exc:
             field = exc.field if isinstance(exc, clients.InvalidClientField) else "client_id"
             field = "redirect_uri" if field == "redirect_uris" else field  # the form's one address field
@@ -508,8 +607,9 @@ def router(authenticate: Authenticate, anchor_key_of: AnchorKeyOf) -> APIRouter:
         rt = rt_of(request)
         cid = client_id[:48]
         secret = await hub_work(
-            request, lambda hub: clients.rotate_secret(hub, subject, cid, now=rt.clock()), commit=True
-        )
+            request, lambda hub: clients.rotate_secret(hub, subject, cid, now=rt.clock()), commit=True,
+            subject=subject, action="client.secret_rotate", target=("oauth_client", cid),
+        )  # fmt: skip
         return page(
             request,
             "portal/admin_secret.html",
@@ -528,6 +628,9 @@ def router(authenticate: Authenticate, anchor_key_of: AnchorKeyOf) -> APIRouter:
             request,
             lambda hub: clients.set_client_status(hub, subject, client_id, active=active, now=rt.clock()),
             commit=True,
+            subject=subject,
+            action="client.enable" if active else "client.disable",
+            target=("oauth_client", client_id),
         )
         server = request.app.state.oauth_server
         for grant_id in revoked:  # the resource side refuses these grants' access tokens at once
@@ -563,8 +666,9 @@ def router(authenticate: Authenticate, anchor_key_of: AnchorKeyOf) -> APIRouter:
         after = _cursor(cursor)
         rt = rt_of(request)
         result = await hub_work(
-            request, lambda hub: admin.query_audit(hub, subject, f, after=after, now=rt.clock()), commit=True
-        )
+            request, lambda hub: admin.query_audit(hub, subject, f, after=after, now=rt.clock()), commit=True,
+            subject=subject, action="audit.query", target=("audit", "*"),
+        )  # fmt: skip
         kept = {k: v for k, v in params.items() if v}
         next_link = (
             f"{PREFIX}/audit?" + urlencode({**kept, "cursor": _encode_cursor(result.next_cursor)})
@@ -589,7 +693,10 @@ def router(authenticate: Authenticate, anchor_key_of: AnchorKeyOf) -> APIRouter:
     async def audit_export(request: Request, subject: Caller) -> Response:
         f = _audit_filter(audit_params(request))
         rt = rt_of(request)
-        rows = await hub_work(request, lambda hub: admin.export_audit(hub, subject, f, now=rt.clock()), commit=True)
+        rows = await hub_work(
+            request, lambda hub: admin.export_audit(hub, subject, f, now=rt.clock()), commit=True, subject=subject,
+            action="audit.export", target=("audit", "*"),
+        )  # fmt: skip
         name = f"审计日志-{datetime.now(UTC).astimezone(SHANGHAI):%Y%m%d%H%M}.csv"
         return Response(
             audit_csv(rows),
@@ -603,18 +710,47 @@ def router(authenticate: Authenticate, anchor_key_of: AnchorKeyOf) -> APIRouter:
 
     @r.post("/audit/verify")
     async def audit_verify(request: Request, subject: Caller) -> Response:
+        """Start the background verification of every chain (or find the one running) and show its page."""
         await _fields(request)
         rt = rt_of(request)
-        key = anchor_key_of(request.app)
-        check = await hub_work(request, lambda hub: admin.verify_audit(hub, subject, key, now=rt.clock()), commit=True)
+        job = await hub_work(
+            request, lambda hub: admin.start_verification(hub, subject, now=rt.clock()), commit=True,
+            subject=subject, action="audit.verify_start", target=("audit", "*"),
+        )  # fmt: skip
+        return RedirectResponse(f"{PREFIX}/audit/verify/{job.id}", status_code=303)
+
+    async def show_verification(request: Request, subject: Subject, job_id: int | None) -> Response:
+        job = await hub_work(
+            request, lambda hub: admin.verification(hub, subject, job_id), commit=False, subject=subject,
+            action="audit.verify_view", target=("audit_verify_job", str(job_id) if job_id else "*"),
+        )  # fmt: skip
+        if job is None and job_id is not None:
+            raise Missing("该校验任务不存在")
+        total = max(job.rows_total or 0, job.rows_checked) if job else 0
         return page(
             request,
             "portal/admin_verify.html",
             subject=subject,
             title="审计日志完整性校验",
-            check=check,
+            job=job,
+            total=total,
+            refresh=job is not None and job.active,
+            states=VERIFY_STATES,
+            kinds=FINDING_KINDS,
             **_chrome(subject, f"{PREFIX}/audit"),
         )
+
+    @r.get("/audit/verify")
+    async def audit_verify_latest(request: Request, subject: Caller) -> Response:
+        """The latest verification job (or none yet), with the button to start one."""
+        return await show_verification(request, subject, None)
+
+    @r.get("/audit/verify/{job_id}")
+    async def audit_verify_job(
+        request: Request, subject: Caller, job_id: Annotated[int, Path(ge=1, le=2**62)]
+    ) -> Response:
+        """One job's progress (the page refreshes itself while it runs) and its result."""
+        return await show_verification(request, subject, job_id)
 
     return r
 

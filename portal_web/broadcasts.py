@@ -9,7 +9,11 @@ segments, cost estimate) and the audit record of its creation. The draft waits f
 approval; the detail page shows sample messages as they will be sent (phone masked, personal data in the
 text masked as the templates mask it).
 
-The page refreshes itself every 5 s while a job is sending (a meta refresh: no JavaScript needed). The
+The 个人权益记录 job is created at once in state 'preparing': the sms worker (``hub sms run``) fills it
+from the query store in batches, the detail page showing how many persons it has read, and makes it a
+draft (counted and costed) when done; preview and approval wait until then.
+
+The page refreshes itself every 5 s while a job is being prepared or sending (a meta refresh: no JavaScript needed). The
 job rules are sms.jobs' own: a job is approved by a staff member other than its creator, starts only once
 approved, is paused before it is cancelled; the worker sends only inside the broadcast window. Every
 action on a job is audited in the transaction that makes it.
@@ -41,6 +45,7 @@ SMS_PREFIX = f"{PREFIX}/sms"
 ReadDependency = Callable[..., AsyncIterator[ReadContext]]
 
 STATUS_LABELS = {
+    "preparing": "准备收件人名单中",
     "draft": "草稿（待预览、待审批）",
     "approved": "已审批，待开始",
     "running": "发送中",
@@ -149,21 +154,16 @@ def router(read_dependency: ReadDependency) -> APIRouter:
         regions = [region] if region else sorted(subject.region_codes)
         if not regions:
             return await new_page(request, subject, 422, rights_problem="您的账号未设置负责的统筹区，无法创建群发任务")
-        cfg = request.app.state.settings.sms
 
         def work() -> int:
+            # Only a look at the first person here: the sms worker fills the job in batches (state 'preparing').
+            with pg.connect(ep.query_db_url) as q:
+                _, first, _ = jobs.rights_statement_page(q, year, regions, 0, 1)
+            if first is None:
+                raise jobs.JobError(f"{year}年度在所选统筹区没有留有手机号码的参保人员，未创建任务")
             with pg.connect(ep.hub_db_url) as conn:
-                job_id = jobs.create_rights_statement(
-                    conn,
-                    year=year,
-                    created_by=subject.account_id,
-                    recipients=jobs.rights_statement_recipients(ep.query_db_url, year, regions),
-                )
-                found = jobs.preview(conn, job_id, cfg, samples=0)
-                if found.recipients == 0:
-                    conn.rollback()
-                    raise jobs.JobError(f"{year}年度在所选统筹区没有留有手机号码的参保人员，未创建任务")
-                _audit(conn, subject, "create", job_id, f"ok:{found.recipients}")
+                job_id = jobs.create_rights_statement(conn, year=year, created_by=subject.account_id, regions=regions)
+                _audit(conn, subject, "create", job_id, "ok:preparing")
                 conn.commit()
                 return job_id
 
@@ -271,7 +271,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
             labels=STATUS_LABELS,
             message_labels=MESSAGE_LABELS,
             actions=ACTIONS,
-            refresh=job["status"] == "running",
+            refresh=job["status"] in ("running", "preparing"),
             **_chrome(subject, SMS_PREFIX),
         )
 

@@ -10,8 +10,12 @@ workbench (idempotent: one per verified session). The verified number is the con
 Import (agency staff, ``/portal/staff/collect/import``): upload a package, see what it will create (or why
 it is refused), confirm. The package is kept in Redis between the two steps, bound to the staff account.
 
-Offline (``local_app``): the same form on 127.0.0.1, saved in the clerk's own SQLite file; the export
-to a package is ``hub collect export``.
+Offline (``local_app``): the same form on 127.0.0.1, saved in the clerk's own SQLite file (opened with the
+operator's passphrase by ``hub collect serve``); the export to a package is ``hub collect export``.
+
+Both forms take the person lists as pasted lines or as a spreadsheet (``hub.collect.upload``: the template
+from ``…/template``, one sheet per list); an uploaded file replaces the pasted lists, gives every error by
+sheet, row and column, and otherwise fills the same check and preview.
 """
 
 import base64
@@ -19,8 +23,8 @@ import json
 import secrets
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
@@ -30,7 +34,7 @@ from hub import pg
 from hub.access.context import ReadContext
 from hub.access.ratelimit import Limit, RateLimiter
 from hub.access.subject import Subject, SubjectKind
-from hub.collect import keys, package, rows
+from hub.collect import keys, package, rows, upload
 from hub.collect import model as collect_model
 from hub.collect import service as collect
 from hub.collect.local import LocalStore
@@ -43,10 +47,13 @@ from hub.identity import captcha_store, codes
 from hub.identity.crypto import keyed_hash
 from hub.identity.errors import IdentityError
 from hub.ids import mask_phone
+from hub.wagefile.config import WagefileSettings
 from portal_web.ui import csrf_of, page
 
 PREFIX = "/portal/collect"
-PATHS = (PREFIX, f"{PREFIX}/verify", f"{PREFIX}/form", f"{PREFIX}/submit")  # public: gateway.api.PUBLIC_PATHS
+FORM_PATH = f"{PREFIX}/form"  # takes the lists' spreadsheet too: an upload path (gateway/app.py)
+TEMPLATE_PATH = f"{PREFIX}/template"
+PATHS = (PREFIX, f"{PREFIX}/verify", FORM_PATH, f"{PREFIX}/submit", TEMPLATE_PATH)  # public: gateway.api.PUBLIC_PATHS
 IMPORT_PATH = "/portal/staff/collect/import"
 CONFIRM_PATH = "/portal/staff/collect/confirm"
 TITLE = "单位参保登记（数据采集）"
@@ -95,10 +102,33 @@ async def _fields(request: Request) -> dict[str, str]:
     return fields
 
 
+async def _form_and_file(request: Request, settings: WagefileSettings) -> tuple[dict[str, str], bytes | None]:
+    """The form's fields (CSRF checked) and the lists' spreadsheet when one was chosen (read up to one byte
+    over the size limit, which the reader then refuses)."""
+    form = await request.form(max_files=1, max_fields=30, max_part_size=MAX_FORM_BYTES)
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    csrf_of(request).check(request, fields)
+    chosen = form.get("workbook")
+    data = None
+    if chosen is not None and not isinstance(chosen, str) and chosen.filename:
+        data = await chosen.read(settings.max_file_bytes + 1)
+    return fields, data or None
+
+
+def _template_response() -> Response:
+    quoted = quote(upload.TEMPLATE_FILENAME)
+    return Response(
+        upload.template(),
+        media_type=upload.XLSX_TYPE,
+        headers={"Content-Disposition": f"attachment; filename=\"template.xlsx\"; filename*=UTF-8''{quoted}"},
+    )
+
+
 def form_context(payload: dict[str, Any] | None, problems: list[str], regions: list[tuple[str, str]]) -> dict[str, Any]:
     """What the collection form shows: the values given so far and every problem found in them."""
     payload = payload or {}
     return {
+        "accept": upload.ACCEPT,
         "unit": payload.get("unit") or {},
         "staff_text": rows.text_of(payload.get("staff") or [], rows.STAFF_COLUMNS),
         "retiree_text": rows.text_of(payload.get("retirees") or [], rows.RETIREE_COLUMNS),
@@ -111,13 +141,31 @@ def form_context(payload: dict[str, Any] | None, problems: list[str], regions: l
     }
 
 
-def check_form(fields: dict[str, str], *, contact_phone: str | None = None) -> tuple[dict[str, Any], list[str]]:
-    """(payload, problems) of a submitted form; no problems means the payload is the canonical collection."""
+def check_form(
+    fields: dict[str, str],
+    *,
+    contact_phone: str | None = None,
+    workbook: bytes | None = None,
+    upload_settings: WagefileSettings | None = None,
+) -> tuple[dict[str, Any], list[str]]:
+    """(payload, problems) of a submitted form; no problems means the payload is the canonical collection.
+
+    With a ``workbook`` (the lists' spreadsheet) its lists replace the pasted ones; a file with any error
+    gives its errors and keeps the pasted text as it was.
+    """
+    raw = {"unit": {k: fields.get(k, "").strip() for k in rows.UNIT_FIELDS}}
+    as_typed = raw | {"staff_text": fields.get("staff", ""), "retiree_text": fields.get("retirees", "")}
     try:
-        given = rows.payload_of(fields)
+        if workbook is not None:
+            lists = upload.read_lists(workbook, upload_settings or WagefileSettings())
+            given = rows.payload_of(fields | {"staff": "", "retirees": ""})
+            given |= {"staff": lists.staff, "retirees": lists.retirees}
+        else:
+            given = rows.payload_of(fields)
+    except upload.UploadRefused as exc:
+        return as_typed, exc.messages
     except rows.RowsError as exc:
-        raw = {"unit": {k: fields.get(k, "").strip() for k in rows.UNIT_FIELDS}}
-        return raw | {"staff_text": fields.get("staff", ""), "retiree_text": fields.get("retirees", "")}, exc.messages
+        return as_typed, exc.messages
     if contact_phone is not None:
         given["unit"]["contact_phone"] = contact_phone
     try:
@@ -139,6 +187,7 @@ def _form_page(
     request: Request, status: int, payload: dict[str, Any] | None, problems: list[str], **extra: Any
 ) -> Response:
     context = form_context(payload, problems, extra.pop("regions", []))
+    context["template_href"] = extra.pop("template_href", TEMPLATE_PATH)
     if payload and "staff_text" in payload:  # a form whose lines could not be split: show the text as typed
         context["staff_text"], context["retiree_text"] = payload["staff_text"], payload["retiree_text"]
     return page(request, "portal/collect_form.html", subject=None, status=status, title=TITLE, **context, **extra)
@@ -235,6 +284,11 @@ def online_router() -> APIRouter:
 
         return await run_in_threadpool(work)
 
+    @r.get("/template")
+    async def template() -> Response:
+        """The lists' spreadsheet template (blank; the same for every unit)."""
+        return await run_in_threadpool(_template_response)
+
     @r.post("/verify")
     async def verify(request: Request) -> Response:
         """The SMS code: a session for the verified number, then the form."""
@@ -303,10 +357,12 @@ def online_router() -> APIRouter:
 
     @r.post("/form")
     async def check(request: Request) -> Response:
-        """Check the whole form; show every problem, or the preview of what will be submitted."""
+        """Check the whole form (with the lists' spreadsheet if one was chosen); show every problem, or the
+        preview of what will be submitted."""
         if (limited := await _limited(request)) is not None:
             return limited
-        fields = await _fields(request)
+        settings: WagefileSettings = request.app.state.settings.wagefile
+        fields, workbook = await _form_and_file(request, settings)
         on = _Online(request)
 
         def work() -> Response:
@@ -314,7 +370,9 @@ def online_router() -> APIRouter:
             if found is None:
                 return _no_session(request)
             token, data = found
-            payload, problems = check_form(fields, contact_phone=data["phone"])
+            payload, problems = check_form(
+                fields, contact_phone=data["phone"], workbook=workbook, upload_settings=settings
+            )
             if problems:
                 return _form_page(
                     request, 422, payload, problems, action=f"{PREFIX}/form",
@@ -507,12 +565,15 @@ def router(read_dependency: ReadDependency) -> APIRouter:
 # Offline (单机版) ---------------------------------------------------------------------------------
 
 
-def local_app(db_path: Path) -> FastAPI:
-    """The offline version: the collection form on the clerk's machine, saved in ``db_path`` (SQLite)."""
+def local_app(store: LocalStore, *, upload_settings: WagefileSettings | None = None) -> FastAPI:
+    """The offline version: the collection form on the clerk's machine, saved in ``store`` (SQLite), whose
+    unit key the caller has unlocked with the operator's passphrase (``LocalStore.unlock``)."""
     from hub.http import problem
     from portal_web.unit import ui_router
 
-    store = LocalStore(db_path)
+    store.key_pair()  # refuses a store still locked before any page is served
+    settings = upload_settings or WagefileSettings()
+    db_path = store.path
     csrf = CsrfProtect(secrets.token_bytes(32), secure=False, cookie_name="hub_collect_csrf")
     app = FastAPI(title="数据采集（单机版）", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.portal_csrf = lambda _app: csrf
@@ -526,14 +587,20 @@ def local_app(db_path: Path) -> FastAPI:
     @app.get("/")
     async def form(request: Request) -> Response:
         saved = await run_in_threadpool(store.load)
-        return _form_page(request, 200, saved, [], action="/", intro=intro)
+        return _form_page(request, 200, saved, [], action="/", intro=intro, template_href="/template")
+
+    @app.get("/template")
+    async def template() -> Response:
+        return await run_in_threadpool(_template_response)
 
     @app.post("/")
     async def save(request: Request) -> Response:
-        fields = await _fields(request)
-        payload, problems = check_form(fields)
+        fields, workbook = await _form_and_file(request, settings)
+        payload, problems = await run_in_threadpool(
+            lambda: check_form(fields, workbook=workbook, upload_settings=settings)
+        )
         if problems:
-            return _form_page(request, 422, payload, problems, action="/", intro=intro)
+            return _form_page(request, 422, payload, problems, action="/", intro=intro, template_href="/template")
         await run_in_threadpool(store.save, payload)
         fingerprint = await run_in_threadpool(store.unit_key_fingerprint)
         return page(

@@ -1,4 +1,5 @@
-"""The person's own changes sent to the core: 联系方式变更, 社保卡信息与挂失 (挂失 / 解挂) and 办理进度.
+"""The person's own changes sent to the core: 联系方式变更 (mobile number, optional 通讯地址 and 邮政编码),
+社保卡信息与挂失 (挂失 / 解挂) and 办理进度.
 
 A new mobile number is confirmed by an SMS code sent to that new number and by the login password; a
 card loss report or its reversal by the login password or an SMS code to the phone on record. Each form
@@ -73,7 +74,10 @@ def router(read_dependency: ReadDependency) -> APIRouter:
             request,
             lambda conn: (person_requests.pending_phone(conn, person_id), person_requests.login_phone(conn, subject)),
         )
-        context: dict[str, Any] = {"key": secrets.token_urlsafe(16), "phone": "", "sent": None, "problem": None}
+        context: dict[str, Any] = {
+            "key": secrets.token_urlsafe(16), "phone": "", "sent": None, "problem": None, "address": "",
+            "postal_code": "",
+        }  # fmt: skip
         context.update(extra)
         return page(
             request,
@@ -119,14 +123,15 @@ def router(read_dependency: ReadDependency) -> APIRouter:
                 lambda conn: person_requests.change_contact(
                     conn, rt.cfg, subject, phone=f.get("phone", ""), ticket=f.get("ticket", ""),
                     code=f.get("code", ""), password=f.get("password", ""), idempotency_key=f.get("key", ""),
-                    source=_ip(request), now=_now(request),
+                    source=_ip(request), now=_now(request), address=f.get("address"), postal=f.get("postal_code"),
                 ),
             )  # fmt: skip
         except HubError as exc:
             sent = {"ticket": f.get("ticket", ""), "phone_masked": mask_phone(f.get("phone", ""))}
             return await contact_page(
                 request, ctx, exc.status, phone=f.get("phone", ""), key=f.get("key", ""), problem=exc.detail,
-                sent=sent if f.get("ticket") else None,
+                sent=sent if f.get("ticket") else None, address=f.get("address", ""),
+                postal_code=f.get("postal_code", ""),
             )  # fmt: skip
         return RedirectResponse(f"/portal/me/requests/{done.id}", status_code=303)
 

@@ -4,7 +4,8 @@ printing (单位参保证明, 缴费明细).
 The two change forms show the current values as the portal shows them (contact phone and bank account
 masked) and submit a declaration (``unit_change`` / ``unit_contact``) that the agency reviews; the form
 carries its idempotency key, so a double click or a reload never creates two. Operator management is the
-unit administrator's (``hub.identity.unit_activation`` checks the flag in the hub DB on every call).
+unit administrator's (``hub.identity.unit_activation`` checks the flag in the hub DB on every call), and so
+is re-issuing an operator's temporary password (``hub.identity.admin.reset_unit_operator_password``).
 """
 
 import asyncio
@@ -34,12 +35,13 @@ from hub.certificates.pdf import SHANGHAI
 from hub.db import WriteConnection
 from hub.declarations import service as declarations
 from hub.errors import HubError, ValidationFailed
-from hub.identity import sessions
+from hub.identity import accounts, admin, password_change, refusals, sessions
 from hub.identity import unit_activation as operators
 from hub.identity.errors import Conflict as AccountConflict
 from hub.identity.errors import Forbidden as IdentityForbidden
 from hub.identity.errors import IdentityError, WeakPassword
 from hub.identity.errors import NotFound as AccountNotFound
+from hub.ids import mask_phone
 from hub.units import service as units
 from hub.units.schemas import UnitMonthTotalRead
 from portal_web.ui import csrf_of, page, yuan
@@ -351,7 +353,9 @@ def router(read_dependency: ReadDependency) -> APIRouter:
 
     @r.get("/operators")
     async def operator_list(request: Request, ctx: Reading, done: Annotated[str | None, Query()] = None) -> Response:
-        notices = {"added": "经办人账号已创建。", "disabled": "账号已停用。", "enabled": "账号已启用。"}
+        days = _rt(request).cfg.settings.temporary_password_days
+        added = f"经办人账号已创建。请将初始密码告知该经办人：首次登录时须修改密码，初始密码{days}天内有效。"
+        notices = {"added": added, "disabled": "账号已停用。", "enabled": "账号已启用。"}
         return await show_operators(request, ctx, notice=notices.get(done or ""))
 
     @r.post("/operators")
@@ -435,6 +439,60 @@ def router(read_dependency: ReadDependency) -> APIRouter:
     @r.post("/operators/{account_id}/transfer")
     async def operator_transfer(request: Request, ctx: Reading, account_id: str) -> Response:
         return await operator_action(request, ctx, account_id[:40], "transfer")
+
+    @r.post("/operators/{account_id}/password")
+    async def operator_password_reset(request: Request, ctx: Reading, account_id: str) -> Response:
+        """重置密码 of another operator of the unit: the first post asks for confirmation; the confirmed one
+        (``confirm=yes``) issues a new temporary password, shown once, and ends the operator's sessions and
+        OAuth grants at once. A refusal by rule is recorded in the audit chain (``hub.identity.refusals``)."""
+        subject, _ = _operator(ctx)
+        fields = await _form(request)
+        ep, rt = request.app.state.endpoints, _rt(request)
+        aid = account_id[:40]
+        confirmed = fields.get("confirm") == "yes"
+        ip = request.client.host if request.client else None
+
+        def work() -> accounts.Account | admin.PasswordReset:
+            with pg.connect(ep.hub_db_url) as hub:
+                try:
+                    if not confirmed:
+                        return admin.unit_reset_target(hub, subject, aid)
+                    done = admin.reset_unit_operator_password(hub, rt.cfg, subject, aid, now=rt.clock())
+                except IdentityForbidden as exc:
+                    hub.rollback()
+                    refusals.record(
+                        hub, subject, admin.PASSWORD_RESET, target_type="account", target_id=aid,
+                        reason=refusals.reason_of(exc), now=rt.clock(), ip=ip,
+                    )  # fmt: skip
+                    hub.commit()
+                    raise
+                hub.commit()
+            password_change.end_other_sessions(
+                rt.redis, rt.sessions, done.changed, keep_session=None, now=rt.clock(),
+                marker_ttl_seconds=rt.cfg.settings.access_token_ttl_seconds + 60,
+            )  # fmt: skip
+            return done
+
+        try:
+            outcome = await run_in_threadpool(work)
+        except IdentityForbidden as exc:
+            if refusals.reason_of(exc) == refusals.ROLE_REQUIRED:
+                raise NotUnitAdmin() from None
+            return await show_operators(request, ctx, errors={"form": exc.detail}, status=403)
+        except AccountNotFound:
+            return await show_operators(request, ctx, errors={"form": "该经办人账号不存在"}, status=404)
+        valid_days = rt.cfg.settings.temporary_password_days
+        chrome = _chrome(ctx, f"{PREFIX}/operators")
+        if isinstance(outcome, admin.PasswordReset):
+            expires = outcome.expires_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+            return page(
+                request, "portal/unit_admin_password.html", subject=subject, title="经办人密码已重置",
+                account=None, reset=outcome, expires=expires, valid_days=valid_days, **chrome,
+            )  # fmt: skip
+        return page(
+            request, "portal/unit_admin_password.html", subject=subject, title="重置经办人密码", account=outcome,
+            phone=mask_phone(outcome.phone) if outcome.phone else None, reset=None, valid_days=valid_days, **chrome,
+        )  # fmt: skip
 
     # 单位参保证明 and 缴费明细 -------------------------------------------------------------------------
 

@@ -301,7 +301,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
             item, _ = objections.get_for_staff(hub, subject, objection_id)
             objections.answer(
                 hub, subject, objection_id, fields.get("target", ""), fields.get("answer", ""), now=now,
-                phone=phone_of(store, int(item["person_id"])), push=push,
+                phone=phone_of(store, int(item["person_id"])), push=push, store=store,
             )  # fmt: skip
 
         await db(request, work)

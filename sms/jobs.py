@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,8 +22,9 @@ import psycopg
 
 from hub import pg
 from hub.config.sms import SmsSettings
+from hub.crypto.fields import Keyring, Kind
 from hub.ids import mask_phone
-from hub.messaging import templates
+from hub.messaging import sealed, templates
 from hub.messaging.outbox import Priority
 from sms import text
 
@@ -32,6 +32,9 @@ Conn = psycopg.Connection[Any]
 PHONE = re.compile(r"^1[3-9]\d{9}$")
 BASIC_INSURANCE = "120"
 ANNUITY_INSURANCE = "116"
+
+
+_PREPARING = "收件人名单正在准备中（已核对 {prepared} / {total} 人），准备完成后才能预览和审批"
 
 
 class JobError(ValueError):
@@ -52,27 +55,75 @@ class Preview:
     samples: list[str] = field(default_factory=list)  # masked phone and the text
 
 
-def _insert(conn: Conn, job_id: int, template: str, mandatory: bool, recipients: Iterable[Recipient]) -> int:
-    count = 0
+_STAGE = (
+    "create temp table if not exists sms_job_stage (id bigint, recipient_enc bytea, recipient_bidx bytea, "
+    "recipient_pidx bytea, personalisation_enc bytea) on commit drop"
+)
+
+
+def _insert_chunk(
+    conn: Conn, keyring: Keyring, job_id: int, template: str, mandatory: bool, chunk: Sequence[Recipient]
+) -> list[tuple[int, Recipient]]:
+    """Seal ``chunk`` (ids drawn first: each envelope is bound to its row) and insert it through COPY into a
+    staging table and one insert that skips numbers already in the job (the unique blind-index key). Returns
+    the messages inserted with their recipients."""
+    unique: dict[bytes, Recipient] = {}
+    for r in chunk:
+        unique.setdefault(sealed.number_index(keyring, r.phone), r)
+    ids = sealed.next_ids(conn, len(unique))
+    by_id: dict[int, Recipient] = {}
     with conn.cursor() as cur:
-        # COPY into a staging table, then one insert that drops duplicates within the job.
-        cur.execute(
-            "create temp table if not exists sms_job_stage (recipient text, personalisation jsonb) on commit drop"
-        )
-        with cur.copy("copy sms_job_stage (recipient, personalisation) from stdin") as copy:
-            for r in recipients:
-                copy.write_row((r.phone, json.dumps(r.personalisation, ensure_ascii=False)))
-                count += 1
+        cur.execute(_STAGE)
+        with cur.copy(
+            "copy sms_job_stage (id, recipient_enc, recipient_bidx, recipient_pidx, personalisation_enc) from stdin"
+        ) as copy:
+            for (number, r), message_id in zip(unique.items(), ids, strict=True):
+                by_id[message_id] = r
+                copy.write_row(
+                    (
+                        message_id,
+                        keyring.seal(Kind.PHONE, r.phone, sealed.RECIPIENT.context((message_id,))),
+                        number,
+                        sealed.prefix_index(keyring, r.phone),
+                        keyring.seal(
+                            Kind.DOCUMENT,
+                            sealed.document(r.personalisation),
+                            sealed.PERSONALISATION.context((message_id,)),
+                        ),
+                    )
+                )
         cur.execute(
             """
-            insert into hub.sms_message (recipient, template, personalisation, priority, purpose, mandatory, job_id)
-            select distinct on (recipient) recipient, %s, personalisation, %s, 'broadcast', %s, %s
-            from sms_job_stage order by recipient
+            insert into hub.sms_message (id, recipient_enc, recipient_bidx, recipient_pidx, personalisation_enc,
+                template, priority, purpose, mandatory, job_id)
+            select id, recipient_enc, recipient_bidx, recipient_pidx, personalisation_enc, %s, %s, 'broadcast', %s, %s
+            from sms_job_stage order by id
             on conflict do nothing
+            returning id
             """,
             (template, int(Priority.BULK), mandatory, job_id),
         )
-        cur.execute("drop table sms_job_stage")
+        inserted = [int(r[0]) for r in cur.fetchall()]
+        cur.execute("truncate sms_job_stage")
+    return [(i, by_id[i]) for i in sorted(inserted)]
+
+
+def _insert(
+    conn: Conn, job_id: int, template: str, mandatory: bool, recipients: Iterable[Recipient], chunk: int = 5000
+) -> int:
+    """Every recipient of a new job, sealed and inserted ``chunk`` at a time; returns the recipients read."""
+    keyring = sealed.for_writing(conn)
+    count = 0
+    batch: list[Recipient] = []
+    for r in recipients:
+        batch.append(r)
+        if len(batch) >= chunk:
+            _insert_chunk(conn, keyring, job_id, template, mandatory, batch)
+            count += len(batch)
+            batch = []
+    if batch:
+        _insert_chunk(conn, keyring, job_id, template, mandatory, batch)
+        count += len(batch)
     return count
 
 
@@ -176,68 +227,124 @@ def create_notice(
     return job_id
 
 
+def _store_sealed(q: Conn) -> bool:
+    found = q.execute(
+        "select exists (select 1 from information_schema.columns where table_schema = current_schema() "
+        "and table_name = 'person_overview' and column_name = 'phone_enc')"
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def _rights_where(envelope: str) -> str:
+    return f"""
+        from person_overview p join rights_statement r on r.person_id = p.person_id and r.year = %(year)s
+        where ({envelope} is not null or p.phone ~ '^1[3-9][0-9]{{9}}$')
+          and (%(all_regions)s or p.region_code = any(%(regions)s))
+          and p.person_id > %(after)s
+    """
+
+
+def _rights_params(year: int, regions: Sequence[str] | None, after: int) -> dict[str, Any]:
+    return {
+        "year": year,
+        "basic": BASIC_INSURANCE,
+        "annuity": ANNUITY_INSURANCE,
+        "all_regions": regions is None,
+        "regions": list(regions or ()),
+        "after": after,
+    }
+
+
+def _rights_recipient(row: dict[str, Any], year: int) -> Recipient | None:
+    phone = str(row["phone"] or "")
+    if not PHONE.match(phone):
+        return None
+    return Recipient(
+        phone,
+        {
+            "name": str(row["name"] or ""),
+            "year": str(year),
+            "months": str(row["months"]),
+            "person_amount": f"{Decimal(str(row['person_amount'])):.2f}",
+            "to_account": f"{Decimal(str(row['to_account'])):.2f}",
+            "annuity_amount": f"{Decimal(str(row['annuity'])):.2f}",
+        },
+    )
+
+
+def _rights_select(envelope: str) -> str:
+    return f"""
+        select p.person_id, {envelope} as phone_enc, p.phone, p.name,
+               coalesce(sum(r.rows) filter (where r.insurance = %(basic)s), 0) as months,
+               coalesce(sum(r.person_amount) filter (where r.insurance = %(basic)s), 0) as person_amount,
+               coalesce(sum(r.to_account) filter (where r.insurance = %(basic)s), 0) as to_account,
+               coalesce(sum(r.person_amount) filter (where r.insurance = %(annuity)s), 0) as annuity
+        {_rights_where(envelope)}
+        group by p.person_id
+        order by p.person_id
+    """
+
+
+def rights_statement_page(
+    q: Conn, year: int, regions: Sequence[str] | None, after: int, limit: int
+) -> tuple[list[Recipient], int | None, int]:
+    """The next ``limit`` persons after person id ``after`` with a rights statement for ``year`` (and a phone
+    where the store keeps it in clear): the recipients among them (a mobile number), the last person id read
+    (None: none left) and the persons read. The phone is opened here where the store keeps it sealed."""
+    envelope = "p.phone_enc" if _store_sealed(q) else "null::bytea"
+    with q.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        cur.execute(
+            _rights_select(envelope) + " limit %(limit)s", _rights_params(year, regions, after) | {"limit": limit}
+        )
+        rows = cur.fetchall()
+    if not rows:
+        return [], None, 0
+    if envelope != "null::bytea":
+        from hub.crypto import columns
+
+        columns.reveal(q, "person_overview", rows)
+    found = [r for r in (_rights_recipient(row, year) for row in rows) if r is not None]
+    return found, int(rows[-1]["person_id"]), len(rows)
+
+
+def rights_statement_count(q: Conn, year: int, regions: Sequence[str] | None) -> int:
+    """The persons ``rights_statement_page`` walks through for ``year`` (the preparation's total)."""
+    envelope = "p.phone_enc" if _store_sealed(q) else "null::bytea"
+    row = q.execute(
+        f"select count(distinct p.person_id) {_rights_where(envelope)}", _rights_params(year, regions, 0)
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def rights_statement_recipients(query_url: str, year: int, regions: Sequence[str] | None = None) -> Iterator[Recipient]:
     """Every insured person with a mobile phone and a rights statement for ``year`` (query store); with
-    ``regions``, only the persons of those 统筹区.
-
-    Where the store keeps the phone sealed (``phone_enc``, ``hub.crypto.columns``), it is opened here, a batch
-    at a time; a row not sealed yet keeps its plain ``phone``.
-    """
+    ``regions``, only the persons of those 统筹区 (``rights_statement_page`` after page)."""
+    after = 0
     with pg.connect(query_url) as q:
-        found = q.execute(
-            "select exists (select 1 from information_schema.columns where table_schema = current_schema() "
-            "and table_name = 'person_overview' and column_name = 'phone_enc')"
-        ).fetchone()
-        sealed = bool(found and found[0])
-        envelope = "p.phone_enc" if sealed else "null::bytea"
-        with q.cursor(name="sms_rights", row_factory=psycopg.rows.dict_row) as cur:
-            cur.execute(
-                f"""
-                select p.person_id, {envelope} as phone_enc, p.phone, p.name,
-                       coalesce(sum(r.rows) filter (where r.insurance = %(basic)s), 0) as months,
-                       coalesce(sum(r.person_amount) filter (where r.insurance = %(basic)s), 0) as person_amount,
-                       coalesce(sum(r.to_account) filter (where r.insurance = %(basic)s), 0) as to_account,
-                       coalesce(sum(r.person_amount) filter (where r.insurance = %(annuity)s), 0) as annuity
-                from person_overview p join rights_statement r on r.person_id = p.person_id and r.year = %(year)s
-                where ({envelope} is not null or p.phone ~ '^1[3-9][0-9]{{9}}$')
-                  and (%(all_regions)s or p.region_code = any(%(regions)s))
-                group by p.person_id
-                order by p.person_id
-                """,
-                {
-                    "year": year,
-                    "basic": BASIC_INSURANCE,
-                    "annuity": ANNUITY_INSURANCE,
-                    "all_regions": regions is None,
-                    "regions": list(regions or ()),
-                },
-            )
-            while batch := cur.fetchmany(5000):
-                if sealed:
-                    from hub.crypto import columns
-
-                    columns.reveal(q, "person_overview", batch)
-                for row in batch:
-                    phone = str(row["phone"] or "")
-                    if not PHONE.match(phone):
-                        continue
-                    yield Recipient(
-                        phone,
-                        {
-                            "name": str(row["name"] or ""),
-                            "year": str(year),
-                            "months": str(row["months"]),
-                            "person_amount": f"{Decimal(str(row['person_amount'])):.2f}",
-                            "to_account": f"{Decimal(str(row['to_account'])):.2f}",
-                            "annuity_amount": f"{Decimal(str(row['annuity'])):.2f}",
-                        },
-                    )
+        while True:
+            found, last, _ = rights_statement_page(q, year, regions, after, 5000)
+            if last is None:
+                return
+            yield from found
+            after = last
+            q.commit()
 
 
 def create_rights_statement(
-    conn: Conn, *, year: int, created_by: str, recipients: Iterable[Recipient], rate_per_second: float | None = None
+    conn: Conn,
+    *,
+    year: int,
+    created_by: str,
+    recipients: Iterable[Recipient] | None = None,
+    regions: Sequence[str] | None = None,
+    rate_per_second: float | None = None,
 ) -> int:
-    """The yearly 个人权益记录 broadcast (mandatory 通知类; unknown submits are never resent)."""
+    """The yearly 个人权益记录 broadcast (mandatory 通知类; unknown submits are never resent).
+
+    Without ``recipients`` (the workbench, ``hub sms job rights``) the job is created at once in state
+    'preparing' and the sms worker fills it from the query store (``fill``), the persons of ``regions`` (None:
+    all); with ``recipients`` they are inserted now and the job is a draft.
+    """
     job_id = _new_job(
         conn,
         kind="rights_statement",
@@ -249,8 +356,72 @@ def create_rights_statement(
         unknown_policy="hold",
         rate_per_second=rate_per_second,
     )
-    _insert(conn, job_id, "rights_statement", True, recipients)
+    if recipients is None:
+        conn.execute(
+            "update hub.sms_job set status = 'preparing', prepare_year = %s, prepare_regions = %s, "
+            "prepare_after = 0, prepared = 0 where id = %s",
+            (year, None if regions is None else list(regions), job_id),
+        )
+    else:
+        _insert(conn, job_id, "rights_statement", True, recipients)
     return job_id
+
+
+@dataclass(frozen=True)
+class Filled:
+    """One preparation step: the job, the recipients it added, and whether the job is ready now."""
+
+    job_id: int
+    added: int
+    finished: bool
+
+
+NO_RECIPIENTS = "{year}年度在所选统筹区没有留有手机号码的参保人员，任务已取消"
+
+
+def fill(conn: Conn, q: Conn, settings: SmsSettings, batch: int = 2000, *, commit: bool = True) -> Filled | None:
+    """Fill the oldest 'preparing' job with its next ``batch`` persons from the query store ``q``, in one
+    hub-DB transaction with the job's cursor, counts and estimate, so a crash at any point loses or repeats
+    nothing (the unique blind-index key is the backstop). The job becomes a draft after its last batch (or is
+    cancelled when nobody qualified). None when no job is preparing. ``commit=False`` leaves the transaction
+    open (tests roll it back to play a crash)."""
+    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        job = cur.execute(
+            "select * from hub.sms_job where status = 'preparing' order by id limit 1 for update skip locked"
+        ).fetchone()
+    if job is None:
+        conn.rollback()
+        return None
+    job_id = int(job["id"])
+    year = int(job["prepare_year"])
+    regions = job["prepare_regions"]
+    total = job["prepare_total"]
+    if total is None:
+        total = rights_statement_count(q, year, regions)
+    found, last, read = rights_statement_page(q, year, regions, int(job["prepare_after"] or 0), batch)
+    q.rollback()
+    added: list[tuple[int, Recipient]] = []
+    if found:
+        added = _insert_chunk(conn, sealed.for_writing(conn), job_id, str(job["template"]), True, found)
+    segments = sum(text.segment_count(_text(job, r.personalisation, settings)) for _, r in added)
+    finished = last is None or read < batch
+    recipients = int(job["recipients"]) + len(added)
+    status, note = "preparing", None
+    if finished:
+        status, note = ("draft", None) if recipients else ("cancelled", NO_RECIPIENTS.format(year=year))
+    conn.execute(
+        """
+        update hub.sms_job set prepare_after = coalesce(%s, prepare_after), prepared = coalesce(prepared, 0) + %s,
+            prepare_total = %s, recipients = recipients + %s, segments = segments + %s,
+            cost_estimate = cost_estimate + %s, status = %s, prepare_note = %s,
+            finished_at = case when %s = 'cancelled' then now() end
+        where id = %s
+        """,
+        (last, read, total, len(added), segments, settings.cost_per_segment * segments, status, note, status, job_id),
+    )
+    if commit:
+        conn.commit()
+    return Filled(job_id, len(added), finished)
 
 
 def _text(job: dict[str, Any], personalisation: dict[str, Any], settings: SmsSettings) -> str:
@@ -262,17 +433,27 @@ def _text(job: dict[str, Any], personalisation: dict[str, Any], settings: SmsSet
 def preview(conn: Conn, job_id: int, settings: SmsSettings, samples: int = 3) -> Preview:
     """Count, billed segments and cost of the job as it stands; samples with the phone masked."""
     job = _job(conn, job_id)
+    if job["status"] == "preparing":
+        raise JobError(_PREPARING.format(prepared=job["prepared"] or 0, total=job["prepare_total"] or "…"))
     out = Preview(0, 0, Decimal(0))
     with conn.cursor(name=f"sms_preview_{job_id}") as cur:
         cur.itersize = 5000
-        cur.execute("select recipient, personalisation from hub.sms_message where job_id = %s order by id", (job_id,))
-        for recipient, personalisation in cur:
-            body = _text(job, personalisation, settings)
-            n = text.segment_count(body)
-            out.recipients += 1
-            out.segments += n
-            if len(out.samples) < samples:
-                out.samples.append(f"{mask_phone(str(recipient))}：{body}")
+        cur.execute(
+            "select id, recipient_enc, recipient, personalisation_enc, personalisation from hub.sms_message "
+            "where job_id = %s order by id",
+            (job_id,),
+        )
+        while rows := cur.fetchmany(5000):
+            # The personalisation of every message is opened (the segments), the number only for the samples.
+            keyring = sealed.for_reading(conn, [r[3] for r in rows] + [r[1] for r in rows[:samples]])
+            for message_id, r_enc, r_plain, p_enc, p_plain in rows:
+                body = _text(job, sealed.open_personalisation(keyring, message_id, p_enc, p_plain), settings)
+                n = text.segment_count(body)
+                out.recipients += 1
+                out.segments += n
+                if len(out.samples) < samples:
+                    phone = sealed.open_recipient(keyring, message_id, r_enc, r_plain)
+                    out.samples.append(f"{mask_phone(phone)}：{body}")
     out.cost = settings.cost_per_segment * out.segments
     conn.execute(
         "update hub.sms_job set recipients = %s, segments = %s, cost_estimate = %s where id = %s",
@@ -285,10 +466,15 @@ def samples(conn: Conn, job_id: int, settings: SmsSettings, n: int = 3) -> list[
     """The first ``n`` messages of a job as they will be sent, each behind its masked phone (as in ``preview``)."""
     job = _job(conn, job_id)
     rows = conn.execute(
-        "select recipient, personalisation from hub.sms_message where job_id = %s order by id limit %s", (job_id, n)
+        "select id, recipient_enc, recipient, personalisation_enc, personalisation from hub.sms_message "
+        "where job_id = %s order by id limit %s",
+        (job_id, n),
     ).fetchall()
+    keyring = sealed.for_reading(conn, [r[1] for r in rows] + [r[3] for r in rows])
     return [
-        f"{mask_phone(str(recipient))}：{_text(job, personalisation, settings)}" for recipient, personalisation in rows
+        f"{mask_phone(sealed.open_recipient(keyring, i, r_enc, r_plain))}："
+        f"{_text(job, sealed.open_personalisation(keyring, i, p_enc, p_plain), settings)}"
+        for i, r_enc, r_plain, p_enc, p_plain in rows
     ]
 
 
@@ -308,6 +494,8 @@ def get(conn: Conn, job_id: int) -> dict[str, Any]:
 def approve(conn: Conn, job_id: int, approver: str) -> None:
     """A second staff member approves: never the one who created the job."""
     job = _job(conn, job_id)
+    if job["status"] == "preparing":
+        raise JobError(_PREPARING.format(prepared=job["prepared"] or 0, total=job["prepare_total"] or "…"))
     if job["status"] != "draft":
         raise JobError("只有草稿状态的群发任务可以审批")
     if approver == job["created_by"]:
@@ -338,7 +526,7 @@ def pause(conn: Conn, job_id: int) -> None:
 
 
 def cancel(conn: Conn, job_id: int) -> None:
-    _move(conn, job_id, ("draft", "approved", "paused"), "cancelled", "发送中的群发任务请先暂停再取消")
+    _move(conn, job_id, ("preparing", "draft", "approved", "paused"), "cancelled", "发送中的群发任务请先暂停再取消")
 
 
 @dataclass(frozen=True)
@@ -346,6 +534,9 @@ class Progress:
     status: str
     total: int
     by_state: dict[str, int]
+    prepared: int = 0  # persons read from the query store so far (a job the worker is preparing)
+    prepare_total: int | None = None  # persons to read (counted on the first batch)
+    prepare_note: str | None = None  # why a preparation ended without recipients
 
     @property
     def finished(self) -> int:
@@ -358,4 +549,11 @@ def progress(conn: Conn, job_id: int) -> Progress:
         "select status, count(*) from hub.sms_message where job_id = %s group by status", (job_id,)
     ).fetchall()
     by_state = {str(s): int(n) for s, n in rows}
-    return Progress(str(job["status"]), sum(by_state.values()), by_state)
+    return Progress(
+        str(job["status"]),
+        sum(by_state.values()),
+        by_state,
+        int(job.get("prepared") or 0),
+        None if job.get("prepare_total") is None else int(job["prepare_total"]),
+        job.get("prepare_note"),
+    )

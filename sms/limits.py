@@ -1,4 +1,8 @@
-"""Abuse limits for single messages, the daily budget and the broadcast send window."""
+"""Abuse limits for single messages, the daily budget and the broadcast send window.
+
+Numbers are counted by their blind indexes (``hub.messaging.sealed``): a number by ``recipient_bidx``, its
+prefix (the number minus its last four digits) by ``recipient_pidx``; the plain number is never needed here.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +20,7 @@ from hub.config.sms import LimitSettings
 ATTEMPTED = "('queued', 'sent', 'delivered', 'unknown')"
 
 
-def prefix(recipient: str) -> str:
-    """The number minus its last four digits (numbers handed out in blocks are abused in blocks)."""
-    return recipient[:-4]
+Key = bytes  # a blind index: of a number (``recipient_bidx``) or of its prefix (``recipient_pidx``)
 
 
 def in_window(now: datetime, start: time, end: time, tz: str) -> bool:
@@ -44,30 +46,31 @@ class PrefixWindow:
     claimed batch, which grows with the traffic. A prefix is read from the database the first time the worker
     meets it; after that the worker adds what it claims itself (no other process makes messages attempted).
     It can only count more than the database (a claimed message that later fails still counts), never less.
+    Prefixes are their blind indexes (numbers handed out in blocks are abused in blocks).
     """
 
     def __init__(self) -> None:
-        self._hits: dict[str, list[datetime]] = {}
+        self._hits: dict[Key, list[datetime]] = {}
 
-    def counts(self, conn: psycopg.Connection[Any], prefixes: list[str], now: datetime) -> dict[str, int]:
+    def counts(self, conn: psycopg.Connection[Any], prefixes: list[Key], now: datetime) -> dict[Key, int]:
         missing = [p for p in prefixes if p not in self._hits]
         if missing:
             rows = conn.execute(
                 f"""
-                select left(recipient, -4), created_at from hub.sms_message
+                select recipient_pidx, created_at from hub.sms_message
                 where job_id is null and status in {ATTEMPTED} and created_at > %s - interval '1 hour'
-                  and left(recipient, -4) = any(%s)
+                  and recipient_pidx = any(%s::bytea[])
                 """,
                 (now, missing),
             ).fetchall()
             for p in missing:
                 self._hits[p] = []
             for pfx, created_at in rows:
-                self._hits[str(pfx)].append(created_at)
+                self._hits[bytes(pfx)].append(created_at)
             for p in missing:
                 self._hits[p].sort()
         cutoff = now - timedelta(hours=1)
-        out: dict[str, int] = {}
+        out: dict[Key, int] = {}
         for p in prefixes:
             hits = self._hits[p]
             del hits[: bisect.bisect_right(hits, cutoff)]
@@ -77,7 +80,7 @@ class PrefixWindow:
                 del self._hits[p]
         return out
 
-    def add(self, prefix: str, at: datetime) -> None:
+    def add(self, prefix: Key, at: datetime) -> None:
         hits = self._hits.get(prefix)
         if hits is not None:
             bisect.insort(hits, at)
@@ -89,14 +92,22 @@ class LimitCheck:
 
     cfg: LimitSettings
     now: datetime
-    used: Counter[tuple[str, str]] = field(default_factory=Counter)
+    used: Counter[tuple[str, Key | str]] = field(default_factory=Counter)
     prefixes: PrefixWindow | None = None  # the worker's in-memory prefix counts; None reads them from PostgreSQL
 
-    def load(self, conn: psycopg.Connection[Any], recipients: list[str], ips: list[str], exclude: list[int]) -> None:
-        """Read the recent attempts of these numbers, their prefixes and IPs (excluding the batch itself)."""
+    def load(
+        self,
+        conn: psycopg.Connection[Any],
+        recipients: list[Key],
+        prefixes: list[Key],
+        ips: list[str],
+        exclude: list[int],
+    ) -> None:
+        """Read the recent attempts of these numbers, their prefixes and IPs (excluding the batch itself); the
+        numbers and prefixes are blind indexes."""
         if not recipients:
             return
-        prefixes = sorted({prefix(r) for r in recipients})
+        prefixes = sorted(set(prefixes))
         # ``exclude`` (the batch itself) needs no filter: its rows are still 'created', which is not attempted.
         attempted = f"job_id is null and status in {ATTEMPTED}"
         # Counts grouped in PostgreSQL (one row per number, prefix and IP instead of one per past message), each
@@ -105,11 +116,11 @@ class LimitCheck:
         parts = [
             f"""
             select 'n', q.r, c.minute, c.hour, c.day
-            from unnest(%(r)s::text[]) as q(r) cross join lateral (
+            from unnest(%(r)s::bytea[]) as q(r) cross join lateral (
                 select count(*) filter (where created_at > %(now)s - interval '1 minute') as minute,
                        count(*) filter (where created_at > %(now)s - interval '1 hour') as hour, count(*) as day
                 from hub.sms_message
-                where {attempted} and created_at > %(now)s - interval '1 day' and recipient = q.r
+                where {attempted} and created_at > %(now)s - interval '1 day' and recipient_bidx = q.r
             ) as c
             where c.day > 0
             """,
@@ -117,10 +128,10 @@ class LimitCheck:
         if self.prefixes is None:
             parts.append(
                 f"""
-            select 'p', left(recipient, -4), 0, count(*), 0
+            select 'p', recipient_pidx, 0, count(*), 0
             from hub.sms_message
-            where {attempted} and created_at > %(now)s - interval '1 hour' and left(recipient, -4) = any(%(p)s)
-            group by left(recipient, -4)
+            where {attempted} and created_at > %(now)s - interval '1 hour' and recipient_pidx = any(%(p)s::bytea[])
+            group by recipient_pidx
             """
             )
         else:
@@ -129,7 +140,7 @@ class LimitCheck:
         if ips:
             parts.append(
                 f"""
-                select 'i', host(requester_ip), 0, count(*), 0
+                select 'i', convert_to(host(requester_ip), 'UTF8'), 0, count(*), 0
                 from hub.sms_message
                 where {attempted} and created_at > %(now)s - interval '1 hour'
                   and requester_ip = any(%(i)s::inet[])
@@ -139,7 +150,8 @@ class LimitCheck:
         rows = conn.execute(
             " union all ".join(parts), {"now": self.now, "r": recipients, "p": prefixes, "i": ips}
         ).fetchall()
-        for kind, key, last_minute, last_hour, last_day in rows:
+        for kind, raw, last_minute, last_hour, last_day in rows:
+            key = bytes(raw)
             if kind == "n":
                 self.used["day", key] += int(last_day)
                 self.used["hour", key] += int(last_hour)
@@ -147,9 +159,9 @@ class LimitCheck:
             elif kind == "p":
                 self.used["prefix", key] += int(last_hour)
             else:
-                self.used["ip", key] += int(last_hour)
+                self.used["ip", key.decode()] += int(last_hour)
 
-    def note(self, recipient: str, ip: str | None) -> None:
+    def note(self, recipient: Key, prefix: Key, ip: str | None) -> None:
         """Count a message that passed an earlier check but is not attempted in the database yet (prepared by
         the worker, not claimed); its prefix is already in the in-memory window."""
         for kind in ("minute", "hour", "day"):
@@ -157,15 +169,15 @@ class LimitCheck:
         if ip is not None:
             self.used["ip", ip] += 1
         if self.prefixes is None:
-            self.used["prefix", prefix(recipient)] += 1
+            self.used["prefix", prefix] += 1
 
-    def refused(self, recipient: str, ip: str | None) -> str | None:
+    def refused(self, recipient: Key, prefix: Key, ip: str | None) -> str | None:
         """The name of the limit this message would break, or None (then it counts as used)."""
-        keys = [
+        keys: list[tuple[str, tuple[str, Key | str], int]] = [
             ("number_minute", ("minute", recipient), self.cfg.per_number_minute),
             ("number_hour", ("hour", recipient), self.cfg.per_number_hour),
             ("number_day", ("day", recipient), self.cfg.per_number_day),
-            ("prefix_hour", ("prefix", prefix(recipient)), self.cfg.per_prefix_hour),
+            ("prefix_hour", ("prefix", prefix), self.cfg.per_prefix_hour),
         ]
         if ip is not None:
             keys.append(("ip_hour", ("ip", ip), self.cfg.per_ip_hour))
@@ -175,5 +187,5 @@ class LimitCheck:
         for _, key, _ in keys:
             self.used[key] += 1
         if self.prefixes is not None:
-            self.prefixes.add(prefix(recipient), self.now)
+            self.prefixes.add(prefix, self.now)
         return None

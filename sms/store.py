@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 
+from hub.messaging import sealed
 from hub.messaging.outbox import FailureKind
 from sms import receipts
 from sms.transport import Accepted, Event, Incoming, LateAccepted, NotSent, PartKey, Receipt, Rejected, Unknown
@@ -210,8 +211,8 @@ def _not_sent(conn: Conn, keys: list[PartKey]) -> None:
 def _incoming(conn: Conn, event: Incoming) -> None:
     if event.text.strip().upper() in OPT_OUT_WORDS:
         conn.execute(
-            "insert into hub.sms_opt_out (recipient, source) values (%s, 'reply') on conflict do nothing",
-            (event.source,),
+            "insert into hub.sms_opt_out_bidx (recipient_bidx, source) values (%s, 'reply') on conflict do nothing",
+            (sealed.number_index(sealed.for_writing(conn), event.source),),
         )
 
 

@@ -8,11 +8,16 @@ what the transport reported (one pipelined transaction per batch) and answers th
 Codes and notices are prepared before any broadcast. A part is counted in flight from its claim until its
 outcome is committed, so a crash leaves at most the window in state 'submitting', which the next worker
 marks 'unknown' (``store.recover``) instead of sending again.
+
+Numbers and personalisation are sealed at rest (``hub.messaging.sealed``): the claimer opens a batch's
+envelopes when it prepares them and counts the limits, opt-outs and concatenation references by blind index.
+With the query store's address, a third thread fills the rights-statement jobs in state 'preparing'
+(``jobs.fill``, one batch per transaction) on connections of its own. At start the worker runs the SMS data
+step (plaintext left by the previous release is sealed).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -27,10 +32,11 @@ import psycopg
 
 from hub import pg
 from hub.config.sms import SmsSettings
+from hub.crypto.sm import SealBroken
 from hub.ids import mask_phone
-from hub.messaging import templates
+from hub.messaging import sealed, templates
 from hub.messaging.outbox import FailureKind
-from sms import limits, store, text
+from sms import jobs, limits, store, text
 from sms.transport import ConsoleTransport, FileTransport, OutPart, PartKey, Transport
 
 log = logging.getLogger(__name__)
@@ -57,20 +63,41 @@ class _Prepared:
 
     id: int
     parts: list[OutPart]
-    row: tuple[Any, ...]  # (sender, body, segments, cost, concat ref, id) for the claim statement
+    row: tuple[Any, ...]  # (sender, segments, cost, concat ref, id) for the claim statement
     cost: Decimal
-    code: tuple[str, str | None] | None = None  # (recipient, requester IP) of a verification code
+    code: tuple[bytes, bytes, str | None] | None = None  # (number, prefix blind indexes, requester IP) of a code
+
+
+_COLUMNS = (
+    "id, recipient_enc, template, personalisation_enc, mandatory, {ip}, {job}, recipient_bidx, recipient_pidx, "
+    "recipient, personalisation"
+)
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A waiting message with its number and personalisation opened."""
+
+    id: int
+    recipient: str
+    template: str
+    personalisation: dict[str, str]
+    mandatory: bool
+    ip: str | None
+    job_id: int | None
+    number: bytes  # blind index of the number
+    prefix: bytes  # blind index of its prefix
 
 
 # Marks prepared messages 'queued' and inserts their parts as 'submitting', in one statement: only those still
 # 'created' (and, for a job, while it runs), so a message cancelled or paused since it was prepared is skipped.
 _CLAIM = """
 with q as (
-    select * from unnest(%s::text[], %s::text[], %s::int[], %s::numeric[], %s::int[], %s::bigint[])
-        as q(sender, body, segments, cost, ref, id)
+    select * from unnest(%s::text[], %s::int[], %s::numeric[], %s::int[], %s::bigint[])
+        as q(sender, segments, cost, ref, id)
 ),
 upd as (
-    update hub.sms_message m set status = 'queued', sender = q.sender, body = q.body, segments = q.segments,
+    update hub.sms_message m set status = 'queued', sender = q.sender, segments = q.segments,
         cost = q.cost, concat_ref = q.ref, queued_at = now(), updated_at = now()
     from q
     where m.id = q.id and m.status = 'created'
@@ -108,8 +135,12 @@ class Worker:
         settings: SmsSettings,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        query_db_url: str | None = None,
     ) -> None:
         self.url = hub_db_url
+        self.query_url = query_db_url  # where rights-statement jobs are prepared from (None: no preparing)
+        self._preparer: threading.Thread | None = None
+        self._preparer_stop = threading.Event()
         self.transport = transport
         self.settings = settings
         self.clock = clock
@@ -154,6 +185,9 @@ class Worker:
             time.sleep(0.2)
         self._conn = pg.connect(self.url, application_name="hub-sms")
         self._rconn = pg.connect(self.url, application_name="hub-sms-record")
+        sealed_now = sealed.seal_now(self.conn)  # plaintext left by the previous release (the data step)
+        if sealed_now:
+            log.warning("sealed %d SMS values kept in plaintext by an earlier release", sealed_now)
         segments, messages = store.recover(self.conn)
         self.conn.commit()
         self.stats.recovered_unknown = messages
@@ -165,9 +199,17 @@ class Worker:
         if self.transport.capacity >= INLINE_BELOW:
             self._recorder = threading.Thread(target=self._record_loop, name="sms-recorder", daemon=True)
             self._recorder.start()
+        if self.query_url is not None:
+            self._preparer_stop.clear()
+            self._preparer = threading.Thread(target=self._prepare_loop, name="sms-preparer", daemon=True)
+            self._preparer.start()
 
     def close(self) -> None:
         """Stop the transport (clean unbind) and record what it reported while draining."""
+        self._preparer_stop.set()
+        if self._preparer is not None:
+            self._preparer.join(60)
+            self._preparer = None
         self.transport.close()
         self._recorder_stop.set()
         if self._recorder is not None:
@@ -229,6 +271,36 @@ class Worker:
 
     def _room(self) -> int:
         return self.transport.capacity - len(self.in_flight)
+
+    # preparing jobs --------------------------------------------------------------------------------
+    def _prepare_loop(self) -> None:
+        """Fill the jobs in state 'preparing' from the query store, a batch per transaction (``jobs.fill``), on
+        connections of its own so codes and notices keep flowing meanwhile. A failure is logged and retried."""
+        assert self.query_url is not None
+        conn: psycopg.Connection[Any] | None = None
+        q: psycopg.Connection[Any] | None = None
+        while not self._preparer_stop.is_set():
+            try:
+                if conn is None or conn.closed:
+                    conn = pg.connect(self.url, application_name="hub-sms-prepare")
+                if q is None or q.closed:
+                    q = pg.connect(self.query_url, application_name="hub-sms-prepare")
+                filled = jobs.fill(conn, q, self.settings, self.settings.prepare_batch)
+            except Exception:  # the next round tries again (a lost connection is opened anew)
+                log.exception("preparing a broadcast job failed; retrying")
+                for c in (conn, q):
+                    if c is not None and not c.closed:
+                        c.close()
+                conn = q = None
+                self._preparer_stop.wait(5.0)
+                continue
+            if filled is None:
+                self._preparer_stop.wait(1.0)
+            elif filled.finished:
+                log.info("broadcast job %d is prepared", filled.job_id)
+        for c in (conn, q):
+            if c is not None and not c.closed:
+                c.close()
 
     # events ----------------------------------------------------------------------------------------
     def _record_loop(self) -> None:
@@ -298,48 +370,58 @@ class Worker:
             self.conn.commit()
             return []
         skip_ids = list(skip)
-        rows = self.conn.execute(
-            "select id, recipient, template, personalisation, mandatory, host(requester_ip), null::bigint "
+        raw = self.conn.execute(
+            f"select {_COLUMNS.format(ip='host(requester_ip)', job='null::bigint')} "
             "from hub.sms_message where status = 'created' and job_id is null and id <> all(%s) "
             "order by priority, id limit %s",
             (skip_ids, room),
         ).fetchall()
-        if len(rows) < room and limits.in_window(
+        if len(raw) < room and limits.in_window(
             now, self.settings.window_start, self.settings.window_end, self.settings.timezone
         ):
-            rows += self._claim_jobs(room - len(rows))
+            raw += self._claim_jobs(room - len(raw))
+        rows = self._open(raw)
         out: list[_Prepared] = []
         check = limits.LimitCheck(self.settings.limits, now, prefixes=self._prefixes)
         # Abuse limits guard what a caller can trigger: verification codes (notices are system-made).
-        singles = [r for r in rows if r[6] is None and _is_code(str(r[2]))]
+        singles = [r for r in rows if r.job_id is None and _is_code(r.template)]
         check.load(
             self.conn,
-            [str(r[1]) for r in singles],
-            [str(r[5]) for r in singles if r[5] is not None],
-            [int(r[0]) for r in singles],
+            [r.number for r in singles],
+            [r.prefix for r in singles],
+            [r.ip for r in singles if r.ip is not None],
+            [r.id for r in singles],
         )
         for waiting in self._prepared:  # codes passed earlier, not claimed yet: not attempted in the database
             if waiting.code is not None:
                 check.note(*waiting.code)
-        opted_out = self._opted_out([str(r[1]) for r in rows if not r[4]])
+        opted_out = self._opted_out([r.number for r in rows if not r.mandatory])
         signature = self.settings.signature
         source = self.settings.source_addr
         delivery = self.settings.registered_delivery
         parts_count = 0
-        for mid, recipient, template, personalisation, mandatory, ip, job_id in rows:
+        for row in rows:
+            mid, recipient, template, mandatory, ip, job_id = (
+                row.id,
+                row.recipient,
+                row.template,
+                row.mandatory,
+                row.ip,
+                row.job_id,
+            )
             if parts_count >= room:
                 break
             refusal = None
-            if not mandatory and recipient in opted_out:
+            if not mandatory and row.number in opted_out:
                 refusal = "opted_out"
             elif job_id is None and _is_code(template):
-                refusal = check.refused(recipient, ip)
+                refusal = check.refused(row.number, row.prefix, ip)
             if refusal is not None:
                 self._refuse(mid, recipient, refusal)
                 self._advance(job_id, mid)
                 continue
             try:
-                body = text.sign(signature, templates.render(template, _strs(personalisation), mandatory=mandatory))
+                body = text.sign(signature, templates.render(template, row.personalisation, mandatory=mandatory))
                 pieces = text.split(body)
             except (templates.TemplateError, text.TextTooLong) as exc:
                 store.fail_message(self.conn, mid, FailureKind.PERMANENT, str(exc))
@@ -352,7 +434,7 @@ class Worker:
                 self._stop_for_budget()
                 break
             self._spent += cost
-            ref = self._next_ref(recipient) if len(pieces) > 1 else None
+            ref = self._next_ref(row.number) if len(pieces) > 1 else None
             parts = [
                 OutPart(
                     key=(mid, seq),
@@ -368,11 +450,11 @@ class Worker:
                 for seq, wire in enumerate(text.encode(pieces, ref or 0), start=1)
             ]
             parts_count += len(parts)
-            code = (recipient, ip) if job_id is None and _is_code(template) else None
-            out.append(_Prepared(mid, parts, (signature, body, len(pieces), cost, ref, mid), cost, code))
+            code = (row.number, row.prefix, ip) if job_id is None and _is_code(template) else None
+            out.append(_Prepared(mid, parts, (signature, len(pieces), cost, ref, mid), cost, code))
             self._advance(job_id, mid)
             if job_id is None and not _is_code(template):
-                self._prefixes.add(limits.prefix(recipient), now)  # codes were counted by ``check.refused``
+                self._prefixes.add(row.prefix, now)  # codes were counted by ``check.refused``
         self.conn.commit()  # refusals, failures, concatenation references; ends the read
         return out
 
@@ -391,7 +473,7 @@ class Worker:
             if take <= 0:
                 continue
             rows = self.conn.execute(
-                "select id, recipient, template, personalisation, mandatory, null::text, job_id "
+                f"select {_COLUMNS.format(ip='null::text', job='job_id')} "
                 "from hub.sms_message where job_id = %s and status = 'created' and id > %s "
                 "order by id limit %s",
                 (job_id, self._job_cursor.get(int(job_id), 0), take),
@@ -417,25 +499,62 @@ class Worker:
         tokens, at = self._job_tokens[job_id]
         self._job_tokens[job_id] = (tokens - n, at)
 
-    def _opted_out(self, recipients: list[str]) -> set[str]:
-        if not recipients:
+    def _open(self, raw: list[tuple[Any, ...]]) -> list[_Row]:
+        """The waiting messages with their envelopes opened, a batch at a time (one keyring lookup). A message
+        whose envelope does not open (copied from another row, changed, its key gone) fails, permanently."""
+        if not raw:
+            return []
+        keyring = sealed.for_reading(self.conn, [r[1] for r in raw] + [r[3] for r in raw])
+        out: list[_Row] = []
+        for mid, r_enc, template, p_enc, mandatory, ip, job_id, number_index, prefix_index, r_plain, p_plain in raw:
+            try:
+                recipient = sealed.open_recipient(keyring, int(mid), r_enc, r_plain)
+                personalisation = sealed.open_personalisation(keyring, int(mid), p_enc, p_plain)
+            except SealBroken:
+                log.error("message %d: its sealed recipient or personalisation does not open", mid)
+                store.fail_message(self.conn, int(mid), FailureKind.PERMANENT, "sealed value does not open")
+                self._advance(job_id, int(mid))
+                continue
+            number, prefix = number_index, prefix_index
+            if number is None or prefix is None:  # written by the previous release, not sealed yet
+                writing = sealed.for_writing(self.conn)
+                number, prefix = sealed.number_index(writing, recipient), sealed.prefix_index(writing, recipient)
+            out.append(
+                _Row(
+                    int(mid),
+                    recipient,
+                    str(template),
+                    personalisation,
+                    bool(mandatory),
+                    None if ip is None else str(ip),
+                    None if job_id is None else int(job_id),
+                    bytes(number),
+                    bytes(prefix),
+                )
+            )
+        return out
+
+    def _opted_out(self, numbers: list[bytes]) -> set[bytes]:
+        if not numbers:
             return set()
         rows = self.conn.execute(
-            "select recipient from hub.sms_opt_out where recipient = any(%s)", (recipients,)
+            "select recipient_bidx from hub.sms_opt_out_bidx where recipient_bidx = any(%s::bytea[])", (numbers,)
         ).fetchall()
-        return {str(r[0]) for r in rows}
+        return {bytes(r[0]) for r in rows}
 
     def _refuse(self, message_id: int, recipient: str, reason: str) -> None:
         self.stats.refused += 1
         log.info("message %d to %s refused: %s", message_id, mask_phone(recipient), reason)
         store.fail_message(self.conn, message_id, FailureKind.PERMANENT, reason)
 
-    def _next_ref(self, recipient: str) -> int:
-        """Per-destination concatenation reference: two long messages in flight to one phone differ."""
+    def _next_ref(self, number: bytes) -> int:
+        """Per-destination concatenation reference: two long messages in flight to one phone differ (counted
+        per blind index of the number)."""
         row = self.conn.execute(
-            "insert into hub.sms_concat_ref (recipient, last_ref) values (%s, 1) on conflict (recipient) "
-            "do update set last_ref = hub.sms_concat_ref.last_ref %% 255 + 1 returning last_ref",
-            (recipient,),
+            "insert into hub.sms_concat_ref_bidx (recipient_bidx, last_ref) values (%s, 1) "
+            "on conflict (recipient_bidx) "
+            "do update set last_ref = hub.sms_concat_ref_bidx.last_ref %% 255 + 1 returning last_ref",
+            (number,),
         ).fetchone()
         assert row is not None
         return int(row[0])
@@ -519,8 +638,3 @@ class Worker:
 def _is_code(template: str) -> bool:
     found = templates.TEMPLATES.get(template)
     return found is not None and found.verification
-
-
-def _strs(value: Any) -> dict[str, str]:
-    data = json.loads(value) if isinstance(value, str) else value
-    return {str(k): str(v) for k, v in dict(data).items()}

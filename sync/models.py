@@ -51,9 +51,16 @@ class Col:
 
 
 def sealed(col: Col, column: EncryptedColumn) -> Col:
-    """``col`` kept encrypted in the store as ``column`` (its envelope and blind index)."""
-    assert column.plaintext == col.name and column.index_column is not None
+    """``col`` kept encrypted in the store as ``column`` (its envelope, and its blind index when it has one)."""
+    assert column.plaintext == col.name
     return replace(col, sealed=column)
+
+
+def sealed_store_columns(column: EncryptedColumn) -> list[str]:
+    """What a sealed value occupies in the store: envelope, blind index (if any), emptied plain column."""
+    assert column.plaintext is not None
+    index = [column.index_column] if column.index_column is not None else []
+    return [column.column, *index, column.plaintext]
 
 
 def _conv(type_: str, value: Any) -> Any:
@@ -76,6 +83,13 @@ def c(name: str, type_: str, source: str | None = None) -> Col:
     """A column copied from the core column ``source`` (default: same name)."""
     src = source or name
     return Col(name, type_, f"t.{src}::{type_}", lambda r: _conv(type_, r[src]))
+
+
+def added(name: str, type_: str, source: str | None = None) -> Col:
+    """A column the core gained after change images were already logged: an older image lacks the key and
+    projects as NULL (as the column's value was then), instead of stopping the sync on a KeyError."""
+    src = source or name
+    return Col(name, type_, f"t.{src}::{type_}", lambda r: _conv(type_, r.get(src)))
 
 
 def flag(name: str, source: str, true_value: str) -> Col:
@@ -112,8 +126,7 @@ class RowModel:
             if col.sealed is None:
                 names.append(col.name)
             else:
-                assert col.sealed.index_column is not None
-                names += [col.sealed.column, col.sealed.index_column, col.name]
+                names += sealed_store_columns(col.sealed)
         return tuple(names)
 
     @property
@@ -132,6 +145,9 @@ class RowModel:
             value = values[col.name]
             if col.sealed is None:
                 out.append(value)
+            elif col.sealed.index_column is None:  # envelope only (no blind index to compute)
+                text = None if value is None else str(value)
+                out += [None if text is None else keyring.seal(col.sealed.kind, text, col.sealed.context(key)), None]
             else:
                 out += [*col.sealed.seal(keyring, None if value is None else str(value), key), None]
         return tuple(out)
@@ -282,6 +298,8 @@ ROW_MODELS: tuple[RowModel, ...] = (
             flag("retired", "aac084", "1"),
             c("retire_date", DATE, "aic162"),
             c("position_level", TEXT),
+            sealed(added("address", TEXT), sealed_columns.PERSON_ADDRESS),
+            added("postal_code", TEXT),
         ),
         (("person", "person_id"),),
     ),

@@ -1,9 +1,9 @@
 """Reconciliation: prove that the query store equals what the core says, model by model.
 
-Encrypted columns (ID number, phone, bank account) are compared on their plaintext: the store's envelope
-is opened and must hold the normalised core value, its blind index must be the one of that value, and the
-old plaintext column must be empty. That pass streams both sides in key order through Python (an
-envelope cannot be opened in SQL); every other column is compared as follows.
+Encrypted columns (ID number, phone, bank account, address) are compared on their plaintext: the store's
+envelope is opened and must hold the normalised core value, its blind index (where it has one) must be the
+one of that value, and the old plaintext column must be empty. That pass streams both sides in key order
+through Python (an envelope cannot be opened in SQL); every other column is compared as follows.
 
 Both sides compute, per bucket of keys, the row count and an order-independent checksum (the sum of
 60-bit prefixes of each row's md5). Only buckets that differ are compared key by key, so a large
@@ -27,7 +27,7 @@ from hub.crypto import keys, ring
 from hub.crypto.fields import Keyring, normalise
 from hub.crypto.sm import SealBroken
 from sync import apply, feed
-from sync.models import AGGREGATE_MODELS, PARAMETERS, ROW_MODELS, RowModel
+from sync.models import AGGREGATE_MODELS, PARAMETERS, ROW_MODELS, RowModel, sealed_store_columns
 from sync.worker import FEED
 
 BUCKETS = 1024
@@ -136,8 +136,8 @@ def sealed_differences(
     plain = [c.name for c in model.sealed_cols]
     stored: list[str] = []
     for col in model.sealed_cols:
-        assert col.sealed is not None and col.sealed.index_column is not None
-        stored += [col.sealed.column, col.sealed.index_column, col.name]
+        assert col.sealed is not None
+        stored += sealed_store_columns(col.sealed)
     differing: list[str] = []
     with (
         core.transaction(),
@@ -166,16 +166,22 @@ def sealed_differences(
 def _sealed_equal(
     model: RowModel, keyring: Keyring | None, key: tuple[Any, ...], plain: tuple[Any, ...], stored: tuple[Any, ...]
 ) -> bool:
+    at = 0
     for i, col in enumerate(model.sealed_cols):
         assert col.sealed is not None
-        value, (envelope, index, leftover) = plain[i], stored[3 * i : 3 * i + 3]
+        indexed = col.sealed.index_column is not None
+        width = 3 if indexed else 2
+        envelope, leftover = stored[at], stored[at + width - 1]
+        index = stored[at + 1] if indexed else None
+        at += width
+        value = plain[i]
         if leftover is not None:
             return False  # plaintext left in the store
         if value is None:
             if envelope is not None or index is not None:
                 return False
             continue
-        if envelope is None or index is None or keyring is None:
+        if envelope is None or keyring is None or (indexed and index is None):
             return False
         try:
             opened = keyring.open(bytes(envelope), col.sealed.context(key))
@@ -183,7 +189,7 @@ def _sealed_equal(
             return False
         if opened != normalise(col.sealed.kind, str(value)):
             return False
-        if bytes(index) != keyring.blind_index(col.sealed.kind, str(value)):
+        if index is not None and bytes(index) != keyring.blind_index(col.sealed.kind, str(value)):
             return False
     return True
 

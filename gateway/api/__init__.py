@@ -56,6 +56,7 @@ PUBLIC_PATHS = frozenset(
         "/portal/collect/verify",
         "/portal/collect/form",
         "/portal/collect/submit",
+        "/portal/collect/template",  # the lists' blank spreadsheet template
         # the app's public operations (mobile_api.PUBLIC_PATHS)
         "/app/v1/version",
         "/app/v1/content/policies",
@@ -96,7 +97,9 @@ def mount(app: FastAPI, settings: Settings, endpoints: Endpoints) -> None:
     v1.include_router(audit.router)
     app.include_router(v1)
 
-    app.include_router(graphql_router(production=settings.environment == "production"))
+    graphql = graphql_router(production=settings.environment == "production")
+    app.include_router(graphql)
+    app.state.graphql_schema = graphql.schema  # the fast path (gateway/fast.py) executes the same schema
 
     async def start(app: FastAPI) -> None:
         app.state.rate_limiter = RateLimiter(app.state.redis, app.state.rate_limits)

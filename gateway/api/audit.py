@@ -15,14 +15,18 @@ from hub.db import Pools, WriteConnection
 
 router = APIRouter(prefix="/audit", tags=["审计"], responses=ERROR_RESPONSES)
 
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"  # PostgreSQL text cannot hold NUL; no control characters at all
+
 
 @router.get("/records", summary="审计记录查询")
 async def list_records(
     request: Request,
     subject: CurrentSubject,
     audit: AuditLogDep,
-    target_type: Annotated[str | None, Query(description="对象类型：person、unit …", max_length=16)] = None,
-    target_id: Annotated[str | None, Query(description="对象编号", max_length=32)] = None,
+    target_type: Annotated[
+        str | None, Query(description="对象类型：person、unit …", max_length=16, pattern=NO_CONTROL)
+    ] = None,
+    target_id: Annotated[str | None, Query(description="对象编号", max_length=32, pattern=NO_CONTROL)] = None,
     cursor: Annotated[str | None, Query(description="分页游标", max_length=64)] = None,
     limit_: Annotated[int | None, Query(alias="limit", description="每页条数（1–200）", ge=1, le=200)] = None,
 ) -> AuditPage:

@@ -5,7 +5,7 @@
 
 ``person(id)`` and ``unit(id)`` only name a record; each field below checks access, reads, masks and
 audits through the service, so a field of someone else's record fails exactly like a missing one.
-Hardening: depth, alias and token limits, parser and validation caches, masked unexpected errors,
+Hardening: depth, alias and token limits, a cache of parsed and validated documents, masked unexpected errors,
 no batching (strawberry's default), introspection off in production.
 """
 
@@ -19,18 +19,11 @@ from typing import Annotated
 import strawberry
 from graphql.error import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.types import ExecutionContext, Info
 
 from gateway.graphql.context import Context
+from gateway.graphql.documents import DocumentCache, Documents
 from gateway.graphql.errors import ProblemErrors
 from gateway.graphql.types import (
     AccountYearType,
@@ -55,6 +48,7 @@ log = logging.getLogger(__name__)
 MAX_DEPTH = 8
 MAX_ALIASES = 15
 MAX_TOKENS = 2000
+MAX_CACHED_DOCUMENTS = 512  # distinct query texts kept parsed and validated
 
 Ctx = Info[Context, None]
 
@@ -198,6 +192,8 @@ class Query:
 class HubSchema(strawberry.Schema):
     """Logs only what needs a look: unexpected errors are logged (masked) by ProblemErrors already."""
 
+    documents: Documents | None = None  # the parsed and validated documents (set by build_schema)
+
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         for error in errors:
             if error.original_error is None and not error.extensions:
@@ -205,20 +201,17 @@ class HubSchema(strawberry.Schema):
 
 
 def build_schema(*, production: bool) -> strawberry.Schema:
-    # Factories, not instances: a fresh extension per request (the caches are module-level LRUs). The
-    # depth and alias limiters build a new rule class per instance, which would make every request miss
-    # the validation cache (its key includes the rules), so their rule classes are built once, here.
+    # The depth and alias limiters build a new rule class per instance: their rule classes are built once,
+    # here, and validated with through one cache of parsed and validated documents per query text.
     rules = [
         *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
         *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
     ]
     if production:
         rules.append(NoSchemaIntrospectionCustomRule)
-    extensions: list[Callable[[], SchemaExtension]] = [
-        partial(ParserCache, maxsize=512),
-        partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
-        partial(AddValidationRules, rules),
-        partial(ValidationCache, maxsize=512),
-        ProblemErrors,
-    ]
-    return HubSchema(query=Query, extensions=extensions)
+    documents = Documents(rules=tuple(rules), max_tokens=MAX_TOKENS, max_entries=MAX_CACHED_DOCUMENTS)
+    # Factories, not instances: a fresh extension per request (the cache is shared).
+    extensions: list[Callable[[], SchemaExtension]] = [partial(DocumentCache, documents), ProblemErrors]
+    schema = HubSchema(query=Query, extensions=extensions)
+    schema.documents = documents
+    return schema

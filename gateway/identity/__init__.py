@@ -9,7 +9,14 @@ import logging
 
 from fastapi import FastAPI
 
-from gateway.identity.deps import Authenticated, MaybeAuthenticated, current_subject, require_scopes
+from gateway.identity.deps import (
+    Authenticated,
+    MaybeAuthenticated,
+    PasswordChangeRequired,
+    current_subject,
+    password_change_required,
+    require_scopes,
+)
 from gateway.identity.oauth_server import OAuthServer
 from gateway.identity.routes_login import error_page
 from gateway.identity.routes_login import router as login_router
@@ -36,6 +43,8 @@ def mount(app: FastAPI, settings: Settings, endpoints: Endpoints) -> None:
     app.include_router(login_router)
     # The login pages answer errors (CSRF refusals, unknown pages, crashes) with Chinese HTML pages.
     problem.serve_html_errors(app, "/auth", error_page)
+    # A restricted session (administrator-issued password) anywhere but the change page.
+    app.add_exception_handler(PasswordChangeRequired, password_change_required)
 
     async def load_keys(app: FastAPI) -> None:
         from starlette.concurrency import run_in_threadpool

@@ -3,23 +3,67 @@
 A Bearer access token (JWT, verified against the cached JWKS; a token of a revoked grant or a revoked
 token id is refused) or the portal's server-side session cookie (idle 30 min, absolute 10 h) yields
 the caller's ``Subject``; anything else is 401. No database is touched on this path.
+
+A restricted session (opened with an administrator-issued password) is the caller only on the password
+change page; anywhere else ``PasswordChangeRequired`` answers: a redirect to that page for a browser, a
+403 problem for a program (``password_change_required``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, ClassVar
+from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
 from gateway.identity.runtime import IdentityRuntime, runtime_of
 from hub.access.subject import Subject
+from hub.errors import TYPE_BASE, HubError
+from hub.http.problem import html_area, problem_response
+from hub.http.request_id import request_id_of
 from hub.identity import sessions
 from hub.identity.tokens import InvalidToken, SigningKeys, verify_access_token_claims
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="hub"'}
+
+PASSWORD_PAGE = "/auth/password"  # noqa: S105 (a page path, not a password)
+# What a restricted session may reach: the change page itself (logout needs no caller).
+RESTRICTED_PATHS = frozenset({PASSWORD_PAGE})
+
+
+class PasswordChangeRequired(HTTPException):
+    """A restricted session outside the change page (rendered by ``password_change_required``)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=403, detail=PasswordChangeProblem.default_detail)
+
+
+class PasswordChangeProblem(HubError):
+    type: ClassVar[str] = TYPE_BASE + "password-change-required"
+    title: ClassVar[str] = "请先修改密码"
+    status: ClassVar[int] = 403
+    default_detail: ClassVar[str] = "您的密码由管理员设置，须先修改密码才能继续使用"
+
+
+def _browser(request: Request) -> bool:
+    if html_area(request) is not None or request.url.path == "/oauth/authorize":
+        return True
+    return "text/html" in request.headers.get("accept", "")
+
+
+async def password_change_required(request: Request, exc: Exception) -> Response:
+    """A browser goes to the change page (and, for a page it asked for, back there afterwards); a program
+    gets a 403 problem+json ``password-change-required``."""
+    if not _browser(request):
+        return problem_response(PasswordChangeProblem(), request_id_of(request))
+    target = PASSWORD_PAGE
+    if request.method == "GET":
+        target += "?next=" + quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""), safe="")
+    return RedirectResponse(target, status_code=303)
 
 
 def _unauthenticated() -> HTTPException:
@@ -81,10 +125,14 @@ async def _from_session(request: Request, rt: IdentityRuntime, session_id: str) 
         if not session.live(policy, now) or sessions.revoked(session, generation):
             await request.app.state.redis.delete(key)
             raise _unauthenticated()
-        touched = sessions.Session(session.subject, session.created, now.timestamp(), session.generation)
+        touched = sessions.Session(
+            session.subject, session.created, now.timestamp(), session.generation, session.restricted
+        )
         await request.app.state.redis.set(key, sessions.encode(touched), ex=sessions.ttl_seconds(policy))
     except RedisError:
         raise HTTPException(status_code=503, detail="会话服务暂时不可用，请稍后再试") from None
+    if session.restricted and request.url.path not in RESTRICTED_PATHS:
+        raise PasswordChangeRequired()
     return session.subject
 
 
@@ -120,6 +168,8 @@ async def optional_subject(request: Request) -> Subject | None:
     """The caller if authenticated, else None (for public pages that adapt to a logged-in user)."""
     try:
         return await current_subject(request)
+    except PasswordChangeRequired:
+        raise  # a page that adapts to a logged-in user is still not open to a restricted session
     except HTTPException:
         return None
 

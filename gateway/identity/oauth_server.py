@@ -20,6 +20,7 @@ import psycopg
 from authlib.oauth2 import rfc7009, rfc7662  # type: ignore[import-untyped]
 from authlib.oauth2.rfc6749 import (  # type: ignore[import-untyped]
     AuthorizationServer,
+    InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
 )
@@ -75,6 +76,30 @@ class S256Challenge(CodeChallenge):  # type: ignore[misc]
 
     def get_authorization_code_challenge_method(self, authorization_code: CodeRecord) -> str:
         return authorization_code.code.code_challenge_method
+
+
+class PasswordChangeRequired(InvalidGrantError):  # type: ignore[misc]
+    """No token for an account whose administrator-issued password is not changed yet.
+
+    ``error_description`` must be ASCII (RFC 6749 §5.2); ``message`` carries the Chinese text for the user.
+    """
+
+    MESSAGE = "您的密码由管理员设置，请先登录网上服务平台修改密码后再使用"
+
+    def __init__(self) -> None:
+        super().__init__("password_change_required: change the administrator-issued password at /auth/password")
+
+    def get_body(self) -> list[tuple[str, str]]:
+        return [*super().get_body(), ("message", self.MESSAGE)]
+
+
+def _token_user(account: accounts.Account | None) -> accounts.Account | None:
+    """The account tokens may be issued for; PasswordChangeRequired while its password is temporary."""
+    if account is None or not account.active:
+        return None
+    if account.password_must_change:
+        raise PasswordChangeRequired()
+    return account
 
 
 class AuthorizationCodeGrant(rfc6749_grants.AuthorizationCodeGrant):  # type: ignore[misc]
@@ -138,8 +163,8 @@ class AuthorizationCodeGrant(rfc6749_grants.AuthorizationCodeGrant):  # type: ig
         """Already marked used in ``query_authorization_code``."""
 
     def authenticate_user(self, authorization_code: CodeRecord) -> LoginUser | None:
-        account = accounts.get(_call().conn, authorization_code.code.account_id)
-        if account is None or not account.active:
+        account = _token_user(accounts.get(_call().conn, authorization_code.code.account_id))
+        if account is None:
             return None
         return LoginUser(account, authorization_code.code.auth_methods, nonce=authorization_code.code.nonce)
 
@@ -180,8 +205,8 @@ class RefreshTokenGrant(rfc6749_grants.RefreshTokenGrant):  # type: ignore[misc]
 
     def authenticate_user(self, refresh_token: RefreshRecord) -> LoginUser | None:
         grant = refresh_token.token.grant
-        account = accounts.get(_call().conn, grant.account_id) if grant.account_id else None
-        if account is None or not account.active:
+        account = _token_user(accounts.get(_call().conn, grant.account_id) if grant.account_id else None)
+        if account is None:
             return None
         return LoginUser(account, grant.auth_methods, grant.id)
 

@@ -23,14 +23,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from gateway.identity.adapter import parse_form
-from gateway.identity.deps import MaybeAuthenticated
+from gateway.identity.deps import PASSWORD_PAGE, MaybeAuthenticated
 from gateway.identity.runtime import IdentityRuntime, runtime_of
 from hub.access.subject import Channel, Subject, SubjectKind
 from hub.http import html
 from hub.http.csrf import FIELD as CSRF_FIELD
-from hub.identity import captcha_store, login, pins, registration, sessions, subjects
+from hub.identity import accounts, captcha_store, login, password_change, pins, registration, sessions, subjects
 from hub.identity.documents import DOCUMENT_TYPES, RESIDENT_ID
-from hub.identity.errors import IdentityError, WeakPassword
+from hub.identity.errors import IdentityError, WeakPassword, WrongCurrentPassword
 
 router = APIRouter(tags=["认证页面"], include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -184,7 +184,7 @@ async def login_verify(request: Request) -> Response:
     rt = runtime_of(request.app)
     ip = _ip(request)
 
-    def work() -> tuple[str, bool]:
+    def work() -> tuple[str, bool, bool]:
         with rt.hub() as conn:
             done = login.complete_login(
                 conn,
@@ -202,10 +202,12 @@ async def login_verify(request: Request) -> Response:
             grant_id=None,
             auth_methods=done.auth_methods,
         )
-        return sessions.create(rt.redis, rt.sessions, subject, rt.clock()), done.password_change_due
+        restricted = done.password_must_change
+        session_id = sessions.create(rt.redis, rt.sessions, subject, rt.clock(), restricted=restricted)
+        return session_id, done.password_change_due, restricted
 
     try:
-        session_id, change_due = await _run(work)
+        session_id, change_due, must_change = await _run(work)
     except IdentityError as exc:
         return _page(
             request,
@@ -221,7 +223,9 @@ async def login_verify(request: Request) -> Response:
             error=exc,
         )
     target = _safe_next(form.get("next"))
-    if change_due:  # 等保 profile: remind (not force) to change a password older than the configured age
+    if must_change:  # an administrator issued the password: the session reaches only the change page
+        target = PASSWORD_PAGE + "?next=" + quote(target, safe="")
+    elif change_due:  # 等保 profile: remind (not force) to change a password older than the configured age
         target = "/auth/password-reminder?next=" + quote(target, safe="")
     response = RedirectResponse(target, status_code=303)
     s = rt.cfg.settings
@@ -241,7 +245,9 @@ async def login_verify(request: Request) -> Response:
 def account_page(request: Request, subject: MaybeAuthenticated) -> Response:
     if subject is None or subject.client_id != sessions.SESSION_CLIENT:
         return RedirectResponse("/auth/login", status_code=303)
-    links = [("/auth/pin", "设置或修改查询密码（自助终端、12333电话查询使用）")] if _is_person(subject) else []
+    links = [(PASSWORD_PAGE, "修改登录密码")]
+    if _is_person(subject):
+        links.append(("/auth/pin", "设置或修改查询密码（自助终端、12333电话查询使用）"))
     return _page(request, "message.html", title="已登录", message="您已登录。", links=links, logged_in=True)
 
 
@@ -298,14 +304,118 @@ async def pin_submit(request: Request, subject: MaybeAuthenticated) -> Response:
 
 
 @router.get("/auth/password-reminder")
-def password_reminder(request: Request, next: str = "") -> HTMLResponse:
+def password_reminder(request: Request, subject: MaybeAuthenticated, next: str = "") -> HTMLResponse:
     days = runtime_of(request.app).cfg.passwords.max_age_days
+    later = _safe_next(next)
+    # Logged in: the change page (current password); otherwise the SMS reset.
+    change = PASSWORD_PAGE + "?next=" + quote(later, safe="") if _is_portal(subject) else "/auth/reset"
     return _page(
         request,
         "message.html",
         title="请修改密码",
         message=f"您的密码已使用超过{days}天，按安全要求请尽快修改。",
-        links=[("/auth/reset", "立即修改密码"), (_safe_next(next), "稍后修改，继续")],
+        links=[(change, "立即修改密码"), (later, "稍后修改，继续")],
+        logged_in=True,
+    )
+
+
+# password change while logged in -----------------------------------------------------------------
+def _is_portal(subject: Subject | None) -> bool:
+    return subject is not None and subject.client_id == sessions.SESSION_CLIENT
+
+
+def _password_page(
+    request: Request,
+    *,
+    forced: bool,
+    expires_at: str | None,
+    next_url: str,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    return _page(
+        request,
+        "password.html",
+        status,
+        title="修改密码",
+        forced=forced,
+        expires_at=expires_at,
+        next=next_url,
+        errors=errors or {},
+        password_hint=_password_hint(runtime_of(request.app)),
+        logged_in=True,
+    )
+
+
+def _forced_state(rt: IdentityRuntime, account_id: str) -> tuple[bool, str | None]:
+    """Whether the account's password is administrator-issued, and until when (Shanghai time) it works."""
+    with rt.hub() as conn:
+        account = accounts.get(conn, account_id)
+    if account is None or not account.password_must_change:
+        return False, None
+    until = account.password_expires_at
+    return True, (until.astimezone(password_change.SHANGHAI).strftime("%Y-%m-%d %H:%M") if until else None)
+
+
+@router.get(PASSWORD_PAGE)
+async def password_form(request: Request, subject: MaybeAuthenticated, next: str = "") -> Response:
+    """The logged-in user (person, unit operator, staff) changes the login password."""
+    if subject is None or not _is_portal(subject):
+        return RedirectResponse("/auth/login?next=" + quote(PASSWORD_PAGE, safe=""), status_code=303)
+    forced, until = await _run(_forced_state, runtime_of(request.app), subject.account_id)
+    return _password_page(request, forced=forced, expires_at=until, next_url=_safe_next(next) if next else "")
+
+
+@router.post(PASSWORD_PAGE)
+async def password_submit(request: Request, subject: MaybeAuthenticated) -> Response:
+    if subject is None or not _is_portal(subject):
+        return RedirectResponse("/auth/login?next=" + quote(PASSWORD_PAGE, safe=""), status_code=303)
+    form = await _form(request)
+    rt = runtime_of(request.app)
+    next_url = _safe_next(form.get("next")) if form.get("next") else ""
+    current, new = form.get("current", ""), form.get("password", "")
+    errors: dict[str, str] = {}
+    if not current:
+        errors["current"] = "请输入当前密码"
+    if not new:
+        errors["password"] = "请输入新密码"  # noqa: S105 (a message)
+    elif new != form.get("password2", ""):
+        errors["password2"] = "两次输入的新密码不一致"
+    session_id = request.cookies.get(rt.cfg.settings.session_cookie)
+    ip = _ip(request)
+
+    def work() -> password_change.Changed:
+        with rt.hub() as conn:
+            changed = password_change.change_password(
+                conn, rt.cfg, account_id=subject.account_id, current=current, new=new, now=rt.clock(),
+                source=f"ip:{ip}", client_id=subject.client_id, channel=subject.channel.value,
+            )  # fmt: skip
+        password_change.end_other_sessions(
+            rt.redis, rt.sessions, changed, keep_session=session_id, now=rt.clock(),
+            marker_ttl_seconds=rt.cfg.settings.access_token_ttl_seconds + 60,
+        )  # fmt: skip
+        return changed
+
+    if not errors:
+        try:
+            await _run(work)
+        except WrongCurrentPassword as exc:
+            errors["current"] = exc.detail
+        except WeakPassword as exc:
+            errors["password"] = exc.detail
+        except IdentityError as exc:  # the temporary password ran out while the page was open
+            errors["form"] = exc.detail
+    if errors:
+        forced, until = await _run(_forced_state, rt, subject.account_id)
+        status = 400 if "current" in errors else 422
+        return _password_page(request, forced=forced, expires_at=until, next_url=next_url, errors=errors, status=status)
+    links = [(next_url or "/auth/account", "继续")]
+    return _page(
+        request,
+        "message.html",
+        title="密码已修改",
+        message="密码已修改，请牢记新密码。您在其他设备或浏览器上的登录已退出。",
+        links=links,
         logged_in=True,
     )
 

@@ -22,6 +22,9 @@ class MaskingPolicy:
     phone: bool = True
     name: bool = False
     bank_card: bool = True
+    # 通讯地址 and 邮政编码: the person's own screens show them; a public screen or a spoken answer only the
+    # province/city part (``mask_address``) and the province digits of the postal code.
+    address: bool = False
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,7 @@ class ChannelPolicy:
     masking: MaskingPolicy
 
 
-FULL_MASK = MaskingPolicy(id_number=True, phone=True, name=True, bank_card=True)
+FULL_MASK = MaskingPolicy(id_number=True, phone=True, name=True, bank_card=True, address=True)
 
 REGISTRY: MappingProxyType[Channel, ChannelPolicy] = MappingProxyType(
     {
@@ -61,7 +64,7 @@ REGISTRY: MappingProxyType[Channel, ChannelPolicy] = MappingProxyType(
             Channel.HALL,
             "经办大厅窗口",
             ALL_SCOPES,
-            MaskingPolicy(id_number=False, phone=False, name=False, bank_card=False),
+            MaskingPolicy(id_number=False, phone=False, name=False, bank_card=False, address=False),
         ),
         Channel.PARTNER: ChannelPolicy(Channel.PARTNER, "合作机构", frozenset({Scope.STATEMENT_READ}), FULL_MASK),
     }
@@ -78,6 +81,21 @@ def mask_bank_card(value: str) -> str:
     if len(digits) <= 8:
         return "*" * len(digits)
     return f"{digits[:4]} **** **** {digits[-4:]}"
+
+
+ADDRESS_SHOWN = 6  # characters of an address a masking channel shows: about the province and city
+
+
+def mask_address(value: str) -> str:
+    """'山东省济南市***': the first ``ADDRESS_SHOWN`` characters and ``***``; an address that short shows
+    only its first half, so a masked address never shows the whole of it."""
+    shown = ADDRESS_SHOWN if len(value) > ADDRESS_SHOWN else len(value) // 2
+    return value[:shown] + "***"
+
+
+def mask_postal_code(value: str) -> str:
+    """'25****': the first two digits (the province) of a 邮政编码."""
+    return value[:2] + "*" * max(len(value) - 2, 0)
 
 
 class Masker:
@@ -97,6 +115,12 @@ class Masker:
 
     def bank_card(self, value: str | None) -> str | None:
         return mask_bank_card(value) if value is not None and self.masking.bank_card else value
+
+    def address(self, value: str | None) -> str | None:
+        return mask_address(value) if value is not None and self.masking.address else value
+
+    def postal_code(self, value: str | None) -> str | None:
+        return mask_postal_code(value) if value is not None and self.masking.address else value
 
     def card_no(self, value: str | None) -> str | None:
         """社会保障卡卡号 (9 characters): only the last 4 shown when bank details are masked."""

@@ -11,21 +11,32 @@ and waits there for the rest of the timeout; the visibility check and the snapsh
 connection, and a server's applied position only moves forward, so the snapshot holds the writer's
 change. A replica that fails before the read has begun (connection refused or cut, pool exhausted)
 is taken out of rotation and the read runs on the primary: the caller sees no error.
+
+A read that needs one query only (``PendingRead.once``) takes no transaction at all: the position, the
+token's visibility and the query's rows come from one autocommit statement, which sees one snapshot
+(one round trip instead of BEGIN with the position, the query and ROLLBACK). Server choice, the
+bounded wait for a token, the 503 and the replica fallback are those of ``open_read``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
+from hub.access.cache import CachedReadContext, HotCache
+from hub.access.channels import Masker, masker
+from hub.access.context import AuditSink, Caller
+from hub.access.subject import Subject
 from hub.db import Pools, ReadConnection
 from hub.errors import ServiceUnavailable
 
@@ -160,3 +171,143 @@ async def open_read(
             if replicas is not None:
                 replicas.served[PRIMARY] += 1
             yield opened
+
+
+# One autocommit statement: the position, the newest sync event id, whether the token is applied, and
+# the rows of ``{query}`` (each with ``once_row`` set; a single row of nulls without it when there are
+# none). The joins have no join clause, so PostgreSQL can only run them as nested loops over the one
+# position row: the query's rows come out in the query's own order.
+_ONCE = (
+    "select c.prev_snapshot::text as once_position, coalesce((select max(e.id) from sync_event e), 0) "
+    "as once_event_id, {visible} as once_visible, q.* from (select 1) as once_one "
+    f"left join sync_checkpoint c on c.feed = '{FEED}' "
+    "left join lateral (select true as once_row, x.* from ({query}) as x) as q on true"
+)
+_ONCE_VISIBLE = "coalesce(pg_visible_in_snapshot(%(once_token)s::text::xid8, c.prev_snapshot::pg_snapshot), false)"
+_ONCE_KEYS = ("once_position", "once_event_id", "once_visible", "once_row")
+
+Row = dict[str, Any]
+
+
+@functools.lru_cache(maxsize=64)
+def once_statement(query: str, *, with_token: bool) -> str:
+    """``query`` (named parameters, none called ``once_*``) wrapped with the position into one statement."""
+    return _ONCE.format(query=query, visible=_ONCE_VISIBLE if with_token else "true")
+
+
+async def _once_on(
+    conn: AsyncConnection[Any], statement: str, params: dict[str, Any], server: str
+) -> tuple[bool, Snapshot, list[Row]]:
+    """Run ``statement`` (see ``once_statement``): whether the token is visible, the snapshot, the rows."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(statement, params, prepare=True)
+    found = await cur.fetchall()
+    head = found[0]  # the outer joins always give at least one row
+    position, visible = head["once_position"], bool(head["once_visible"])
+    snap = Snapshot(NO_POSITION if position is None else str(position), int(head["once_event_id"]), server)
+    rows: list[Row] = []
+    if head["once_row"]:
+        for row in found:
+            for key in _ONCE_KEYS:
+                del row[key]
+            rows.append(row)
+    return visible, snap, rows
+
+
+async def _once_ready(
+    conn: AsyncConnection[Any],
+    statement: str,
+    params: dict[str, Any],
+    server: str,
+    token: int | None,
+    deadline: float,
+    poll: float,
+) -> tuple[Snapshot, list[Row]] | None:
+    """The statement's answer on ``conn`` once ``token`` is applied there; None if not by ``deadline``."""
+    visible, snap, rows = await _once_on(conn, statement, params, server)
+    if visible:
+        return snap, rows
+    assert token is not None  # without a token the statement says visible
+    if not await _wait_on(conn, token, deadline, poll):
+        return None
+    # A server's applied position only moves forward: this snapshot holds the token's transaction.
+    visible, snap, rows = await _once_on(conn, statement, params, server)
+    return (snap, rows) if visible else None
+
+
+@dataclass
+class PendingRead:
+    """A read not begun yet, for a service function that needs one query: ``once`` is its snapshot.
+
+    Carries what a ``ReadContext`` carries before it has a connection: the caller, the audit sink, the
+    hot cache, and the token and timeout of read-your-writes.
+    """
+
+    pools: Pools
+    caller: Caller
+    audit: AuditSink
+    token: int | None = None
+    timeout: float = 2.0
+    cache: HotCache | None = None
+    poll: float = 0.05
+    mask: Masker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.mask = masker(self.caller.subject.channel)
+
+    @property
+    def subject(self) -> Subject:
+        return self.caller.subject
+
+    @asynccontextmanager
+    async def once(self, query: str, params: dict[str, Any]) -> AsyncIterator[tuple[CachedReadContext, list[Row]]]:
+        """The rows of ``query`` and a ``ReadContext`` of the snapshot they were read in, from one statement.
+
+        The context's connection (in autocommit, no transaction) is for work that needs no snapshot, such
+        as loading a keyring; it goes back to the pool when the block ends. Raises ServiceUnavailable
+        (503) when the token is not applied anywhere within the timeout.
+        """
+        deadline = time.monotonic() + self.timeout
+        token = self.token
+        statement = once_statement(query, with_token=token is not None)
+        params = {**params, "once_token": str(token)} if token is not None else params
+        replicas = self.pools.replicas
+        replica = replicas.pick() if replicas is not None else None
+        if replicas is not None and replica is not None:
+            began = False
+            try:
+                async with replica.pool.connection(timeout=REPLICA_CHECKOUT_SECONDS) as conn:
+                    got = await _once_ready(
+                        conn,
+                        statement,
+                        params,
+                        replica.label,
+                        token,
+                        min(deadline, time.monotonic() + replicas.max_lag),
+                        self.poll,
+                    )
+                    if got is not None:
+                        replicas.served[replica.label] += 1
+                        began = True
+                        yield self._context(conn, got[0]), got[1]
+                        return
+            except (PoolTimeout, PoolClosed):  # busy, or its pool is being renewed: the primary answers
+                if began:
+                    raise
+            except psycopg.OperationalError as exc:
+                if began:
+                    raise
+                replica.mark_down(type(exc).__name__)
+                replicas.check_soon()
+        async with self.pools.query.connection() as conn:
+            got = await _once_ready(conn, statement, params, PRIMARY, token, deadline, self.poll)
+            if got is None:
+                raise ServiceUnavailable("数据正在同步，请稍后再试")
+            if replicas is not None:
+                replicas.served[PRIMARY] += 1
+            yield self._context(conn, got[0]), got[1]
+
+    def _context(self, conn: AsyncConnection[Any], snap: Snapshot) -> CachedReadContext:
+        return CachedReadContext(
+            ReadConnection(conn), self.caller, self.audit, snap.as_of, event_id=snap.event_id, cache=self.cache
+        )

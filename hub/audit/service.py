@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from hub.access import rules
 from hub.access.context import AuditSink, Caller
 from hub.db import WriteConnection
-from hub.errors import NotFound
+from hub.errors import NotFound, ValidationFailed
 from hub.persons import paging
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -39,6 +39,14 @@ class AuditPage(BaseModel):
     next_cursor: str | None
 
 
+def _cursor_time(micros: int) -> datetime:
+    """The cursor's time; a number no timestamp can hold is a bad cursor, not an internal error."""
+    try:
+        return EPOCH + micros * MICROSECOND
+    except OverflowError:
+        raise ValidationFailed("分页游标无效") from None
+
+
 async def list_records(
     conn: WriteConnection,
     caller: Caller,
@@ -59,7 +67,7 @@ async def list_records(
     params: dict[str, Any] = {
         "tt": target_type,
         "ti": target_id,
-        "at": EPOCH + after[0] * MICROSECOND if after else None,
+        "at": _cursor_time(after[0]) if after else None,
         "sq": after[1] if after else None,
         "n": n + 1,
     }

@@ -18,7 +18,6 @@ from datetime import date, datetime
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from hub.access.subject import Subject
 from hub.collect import keys, package
@@ -26,9 +25,9 @@ from hub.declarations import access, deadlines, records, review
 from hub.declarations import calendar as cal
 from hub.declarations import types as t
 from hub.declarations.records import Declaration
-from hub.declarations.service import Actor, _record, local_day, transition
-from hub.declarations.states import Action, Status
-from hub.errors import Conflict, ValidationFailed
+from hub.declarations.service import Actor, key_of, local_day, save_once, transition
+from hub.declarations.states import Action
+from hub.errors import ValidationFailed
 from hub.identity import core_lookup, unit_activation
 from hub.identity.config import IdentityConfig
 from hub.identity.errors import NotFound as IdentityNotFound
@@ -79,37 +78,21 @@ def submit(
     Raises ``ValidationFailed`` (every error by row and field, in Chinese) for an invalid collection.
     """
     body = t.canonical(KIND, payload)
-    key = key.strip()
-    if not key or len(key) > 100:
-        raise ValidationFailed("申报请求编号不正确")
-    existing = records.fetch_by_key(conn, NO_UNIT, key)
-    if existing is None:
-        region = str(body["unit"]["region_code"])
-        _check_region(query, region)
-        row = conn.execute(
-            "insert into hub.declaration (id, reference, unit_id, region_code, type, payload, status, "
-            "idempotency_key, created_by, created_at, updated_at) "
-            "select n, 'SB' || to_char(%(at)s at time zone 'Asia/Shanghai', 'YYYYMMDD') || lpad(n::text, 8, '0'), "
-            "%(unit)s, %(region)s, %(type)s, %(payload)s, 'draft', %(key)s, %(by)s, %(at)s, %(at)s "
-            "from (select nextval('hub.declaration_id_seq') as n) s "
-            "on conflict (unit_id, idempotency_key) do nothing returning id",
-            {
-                "at": now, "unit": NO_UNIT, "region": region, "type": KIND.value, "payload": Jsonb(body),
-                "key": key, "by": actor.account_id,
-            },
-        ).fetchone()  # fmt: skip
-        if row is not None:
-            decl = records.fetch(conn, int(row[0]), lock=True)
-            assert decl is not None
-            _record(conn, decl.id, Action.SAVE, None, Status.DRAFT, actor, now, None)
-            received = local_day(now)
-            due = cal.due_date(conn, received, deadlines.working_days(conn, KIND, received))
-            return transition(conn, decl, Action.SUBMIT, actor, at=now, submitted_at=now, due_date=due)
-        existing = records.fetch_by_key(conn, NO_UNIT, key)
-        assert existing is not None
-    if existing.type is not KIND or existing.payload != body:
-        raise Conflict("该申报请求编号已用于其他内容，请刷新页面后重新填写")
-    return existing
+    key = key_of(key)
+
+    def region() -> str:
+        code = str(body["unit"]["region_code"])
+        _check_region(query, code)
+        return code
+
+    def submit_new(decl: Declaration) -> Declaration:
+        received = local_day(now)
+        due = cal.due_date(conn, received, deadlines.working_days(conn, KIND, received))
+        return transition(conn, decl, Action.SUBMIT, actor, at=now, submitted_at=now, due_date=due)
+
+    return save_once(
+        conn, unit_id=NO_UNIT, region=region, kind=KIND, body=body, key=key, actor=actor, at=now, then=submit_new
+    )
 
 
 # The offline version's packages -------------------------------------------------------------------

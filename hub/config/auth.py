@@ -34,6 +34,9 @@ class AuthSettings(BaseModel):
     password_history: int = Field(5, ge=0, description="等保 profile: the last N passwords may not be reused")
     password_max_age_days: int = Field(180, ge=1, description="等保 profile: remind to change after N days")
     breached_passwords_file: Path | None = Field(None, description="ASVS profile: one breached password a line")
+    temporary_password_days: int = Field(
+        3, ge=1, le=30, description="an administrator-issued password: change at first login, refused after N days"
+    )
 
     # SMS verification codes (DOMAIN.md §5).
     code_ttl_seconds: int = Field(300, ge=30)

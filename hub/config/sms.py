@@ -60,6 +60,9 @@ class SmsSettings(BaseModel):
     window_end: time = time(21, 0)
     timezone: str = "Asia/Shanghai"
     poll_seconds: float = Field(0.2, gt=0, description="longest idle wait of the worker")
+    prepare_batch: int = Field(
+        2000, ge=1, le=50_000, description="persons a rights-statement job is filled with per transaction"
+    )
     smpp: SmppSettings = SmppSettings()
     limits: LimitSettings = LimitSettings()
 

@@ -1,8 +1,9 @@
 """Every encrypted column of the hub DB and the query store, registered for `hub keys rotate`.
 
 The query store's read models keep an ID number, a phone or a bank account as an envelope
-(``<name>_enc``) and a blind index (``<name>_bidx``); the old plaintext column stays (expand-only
-migrations) but is emptied and no longer written. The hub DB's account phone likewise.
+(``<name>_enc``) and a blind index (``<name>_bidx``), a person's address as an envelope only; the old
+plaintext column stays (expand-only migrations) but is emptied and no longer written. The hub DB's account
+phone likewise.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from hub.crypto.sm import SealBroken
 Row = dict[str, Any]
 
 
-def _query(table: str, name: str, key: str, kind: Kind) -> EncryptedColumn:
+def _query(table: str, name: str, key: str, kind: Kind, *, indexed: bool = True) -> EncryptedColumn:
     return register(
         EncryptedColumn(
             f"public.{table}",
@@ -29,7 +30,7 @@ def _query(table: str, name: str, key: str, kind: Kind) -> EncryptedColumn:
             f"{table}.{name}",
             store=QUERY,
             kind=kind,
-            index_column=f"{name}_bidx",
+            index_column=f"{name}_bidx" if indexed else None,
             plaintext=name,
         )
     )
@@ -37,6 +38,8 @@ def _query(table: str, name: str, key: str, kind: Kind) -> EncryptedColumn:
 
 PERSON_ID_NUMBER = _query("person_overview", "id_number", "person_id", Kind.ID_NUMBER)
 PERSON_PHONE = _query("person_overview", "phone", "person_id", Kind.PHONE)
+# 通讯地址: personal data, sealed like the phone; nobody looks a person up by address, so no blind index.
+PERSON_ADDRESS = _query("person_overview", "address", "person_id", Kind.TEXT, indexed=False)
 # A unit's contact phone is often a landline written ``0531-86001234``: kept as written (TEXT), not digits only.
 UNIT_CONTACT_PHONE = _query("unit_overview", "contact_phone", "unit_id", Kind.TEXT)
 UNIT_BANK_ACCOUNT = _query("unit_overview", "bank_account", "unit_id", Kind.BANK_ACCOUNT)
@@ -54,9 +57,22 @@ ACCOUNT_PHONE = register(
     )
 )
 
+# The SMS outbox's recipient and personalisation (hub DB), and its data step.
+from hub.messaging import sealed as _sms_sealed  # noqa: E402
+
+SMS_RECIPIENT = _sms_sealed.RECIPIENT
+SMS_PERSONALISATION = _sms_sealed.PERSONALISATION
+
+# Declaration payloads, their core commands and person-request payloads (hub DB), and their data step.
+from hub.crypto import payloads as _payloads  # noqa: E402
+
+DECLARATION_PAYLOAD = _payloads.DECLARATION
+COMMAND_PAYLOAD = _payloads.COMMAND
+PERSON_REQUEST_PAYLOAD = _payloads.PERSON_REQUEST
+
 # Read-model table -> its encrypted columns (readers reveal these, writers seal them).
 BY_TABLE: dict[str, tuple[EncryptedColumn, ...]] = {
-    "person_overview": (PERSON_ID_NUMBER, PERSON_PHONE),
+    "person_overview": (PERSON_ID_NUMBER, PERSON_PHONE, PERSON_ADDRESS),
     "unit_overview": (UNIT_CONTACT_PHONE, UNIT_BANK_ACCOUNT),
 }
 
@@ -167,12 +183,13 @@ def seal_leftovers(conn: psycopg.Connection[Any], store: str, *, batch: int = 10
     """
     from datetime import UTC, datetime
 
-    from hub.crypto.rotation import REGISTRY, seal_plaintext
+    from hub.crypto.rotation import DATA_STEPS, REGISTRY, seal_plaintext
 
     table = TABLES[store]
     keyring = keys.ensure(conn, ring.kek_of(conn, table), datetime.now(UTC), table)
     conn.commit()
-    return sum(seal_plaintext(conn, keyring, c, batch=batch) for c in REGISTRY if c.store == store)
+    done = sum(seal_plaintext(conn, keyring, c, batch=batch) for c in REGISTRY if c.store == store)
+    return done + sum(step(conn, keyring, batch) for step in DATA_STEPS.get(store, ()))
 
 
 def rotate(

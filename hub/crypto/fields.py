@@ -30,10 +30,16 @@ class Kind(StrEnum):
     PHONE = "phone"
     BANK_ACCOUNT = "bank_account"
     TEXT = "text"
+    PHONE_PREFIX = "phone_prefix"  # a mobile number minus its last four digits (per-prefix SMS limits)
+    DOCUMENT = "document"  # kept exactly as given (a JSON document such as an SMS's personalisation)
 
 
 def normalise(kind: Kind, value: str) -> str:
     """The canonical form used for blind indexes (and stored, so a decrypted value is canonical too)."""
+    if kind is Kind.DOCUMENT:
+        return value
+    if kind is Kind.PHONE_PREFIX:
+        return normalise(Kind.PHONE, value)[:-4]
     text = unicodedata.normalize("NFKC", value).strip()
     if kind is Kind.ID_NUMBER:
         return re.sub(r"\s+", "", text).upper()

@@ -42,6 +42,11 @@ def _context(key_id: int, purpose: str, table: str) -> bytes:
     return f"{name}:{key_id}:{purpose}".encode()
 
 
+def unwrap(kek: str, key_id: int, purpose: str, wrapped: bytes, table: str = HUB_TABLE) -> bytes:
+    """One stored key opened under ``kek`` (``SealBroken`` when it does not open)."""
+    return sm4_gcm_open(_kek_key(kek), bytes(wrapped), _context(key_id, purpose, table))
+
+
 def _insert(conn: psycopg.Connection[Any], kek: str, purpose: str, now: datetime, table: str) -> int:
     row = conn.execute(f"select nextval('{table}_key_id_seq')").fetchone()
     assert row is not None
@@ -77,7 +82,7 @@ def build(rows: list[tuple[Any, ...]], kek: str, table: str = HUB_TABLE) -> Keyr
     active: int | None = None
     try:
         for key_id, purpose, wrapped, _fp, is_active in rows:
-            key = sm4_gcm_open(_kek_key(kek), bytes(wrapped), _context(key_id, purpose, table))
+            key = unwrap(kek, key_id, purpose, wrapped, table)
             if purpose == INDEX:
                 index_key = key
             else:
@@ -150,7 +155,7 @@ def rewrap(conn: psycopg.Connection[Any], old_kek: str, new_kek: str, table: str
         return 0
     rows = conn.execute(f"select key_id, purpose, wrapped from {table} for update").fetchall()
     for key_id, purpose, wrapped in rows:
-        key = sm4_gcm_open(_kek_key(old_kek), bytes(wrapped), _context(key_id, purpose, table))
+        key = unwrap(old_kek, key_id, purpose, wrapped, table)
         conn.execute(
             f"update {table} set wrapped = %s, kek_fingerprint = %s where key_id = %s",
             (sm4_gcm_seal(_kek_key(new_kek), key, _context(key_id, purpose, table)), fingerprint(new_kek), key_id),

@@ -59,6 +59,20 @@ def register(column: EncryptedColumn) -> EncryptedColumn:
     return column
 
 
+# A data step seals the plaintext of an area whose rows do not fit ``seal_plaintext`` (several indexes, a
+# JSON document, tables keyed by the plaintext itself): ``(conn, keyring, batch) -> values sealed``, committing
+# per batch, safe to run again. Run by ``columns.seal_leftovers`` after the registered columns of its store.
+DataStep = Callable[[psycopg.Connection[Any], Keyring, int], int]
+DATA_STEPS: dict[str, list[DataStep]] = {}
+
+
+def register_data_step(store: str, step: DataStep) -> DataStep:
+    steps = DATA_STEPS.setdefault(store, [])
+    if step not in steps:
+        steps.append(step)
+    return step
+
+
 def _active_header(keyring: Keyring) -> bytes:
     return bytes([VERSION]) + keyring.active_id.to_bytes(4, "big")
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 import urllib.error
@@ -38,36 +37,22 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from hub import outbox_retry as retry
 from hub import pg
 from hub.crypto import columns as sealed
+from hub.crypto import payloads
 from hub.declarations import attachments, records
 from hub.declarations.config import DeclarationSettings
 from hub.declarations.service import SYSTEM, transition
 from hub.declarations.states import Action, Status
 from hub.messaging import outbox as sms
+from hub.outbox_retry import Refused, Reply, TransportError, run_rounds, send_or_retry
 
 log = logging.getLogger(__name__)
 
 
 # (hub connection, now) → how many declarations it handled; never commits.
 AfterApplied = Callable[[psycopg.Connection[Any], datetime], int]
-
-
-class TransportError(Exception):
-    """No usable answer (connection refused, timeout, 5xx): retry later."""
-
-
-class Refused(Exception):
-    """The command API refused the request itself (4xx): retrying the same request cannot help."""
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: str  # applied | failed
-    reason: str | None
-    result: dict[str, Any]
-    position: str | None
-    replayed: bool
 
 
 class CoreClient:
@@ -103,14 +88,6 @@ class CoreClient:
             data.get("position"),
             bool(data.get("replayed")),
         )
-
-
-def backoff(settings: DeclarationSettings, attempts: int) -> float:
-    """Seconds before the next try after ``attempts`` failed ones: doubling from the minimum, capped, with
-    up to 25 % jitter downwards so that commands failed together do not retry together."""
-    exponent = min(max(attempts - 1, 0), 30)
-    delay: float = min(settings.backoff_max_seconds, settings.backoff_min_seconds * float(2**exponent))
-    return delay * random.uniform(0.75, 1.0)
 
 
 @dataclass(frozen=True)
@@ -152,7 +129,8 @@ update hub.declaration_command c set status = 'sending', attempts = c.attempts +
     lease_until = now() + make_interval(secs => %(lease)s)
 from due, hub.declaration d
 where c.command_id = due.command_id and d.id = c.declaration_id
-returning c.command_id, c.declaration_id, c.type, c.unit_id, c.business_date, c.payload, c.attempts, d.reference
+returning c.command_id, c.declaration_id, c.type, c.unit_id, c.business_date, c.payload_enc, c.payload, c.attempts,
+    d.reference
 """
 
 
@@ -199,18 +177,19 @@ class OutboxWorker:
     # one round -------------------------------------------------------------------------------------
     def claim(self) -> list[Claimed]:
         conn = self.hub
-        try:
+        with conn.transaction():  # committed, or rolled back on any exception
             rows = conn.execute(CLAIM, {"n": self.settings.batch, "lease": self.settings.lease_seconds}).fetchall()
-            claimed = [Claimed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
+            # The command's payload is opened here, where the call to the core is built (the old plaintext
+            # column only for a command the data step has not sealed yet).
+            claimed = [
+                Claimed(r[0], r[1], r[2], r[3], r[4], payloads.opened(conn, payloads.COMMAND, r[0], r[5], r[6]), *r[7:])
+                for r in rows
+            ]
             at = datetime.now(UTC)
             for c in claimed:
                 decl = records.fetch(conn, c.declaration_id, lock=True)
                 if decl is not None and decl.status is Status.APPROVED:
                     transition(conn, decl, Action.SEND, SYSTEM, at=at)
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
         return claimed
 
     def step(self) -> int:
@@ -253,20 +232,18 @@ class OutboxWorker:
         return body
 
     def process(self, c: Claimed) -> None:
-        try:
-            reply = self.client.send(self._body(c))
-        except TransportError as exc:
-            self._retry_later(c, str(exc))
-            return
-        except Refused as exc:
-            log.error("command %s refused by the core API: %s", c.command_id, exc)
-            self.record(c.command_id, Reply("failed", "核心系统拒绝了该指令，请联系经办机构", {}, None, False))
-            return
-        self.record(c.command_id, reply)
+        reply = send_or_retry(
+            lambda: self.client.send(self._body(c)),
+            settings=self.settings,
+            attempts=c.attempts,
+            retry_later=lambda delay, error: self._retry_later(c, delay, error),
+            what=f"command {c.command_id}",
+            refused_reason="核心系统拒绝了该指令，请联系经办机构",
+        )
+        if reply is not None:
+            self.record(c.command_id, reply)
 
-    def _retry_later(self, c: Claimed, error: str) -> None:
-        delay = backoff(self.settings, c.attempts)
-        log.warning("command %s attempt %d failed (%s); retry in %.1f s", c.command_id, c.attempts, error, delay)
+    def _retry_later(self, c: Claimed, delay: float, error: str) -> None:
         conn = self.hub
         with conn.transaction():
             # Only if no other worker has claimed it since (its attempt count would be higher).
@@ -337,19 +314,7 @@ class OutboxWorker:
 
     def run(self, stop: threading.Event) -> None:
         """Send until ``stop`` is set; a database or network fault is logged and retried."""
-        log.info("declaration outbox worker started")
-        while not stop.is_set():
-            try:
-                busy = self.step()
-            except Exception as exc:  # a database outage or a bug: report (no values, they may be personal), retry
-                log.error("outbox round failed: %s", type(exc).__name__)
-                self.close()
-                stop.wait(self.settings.backoff_min_seconds)
-                busy = 0
-            if not busy:
-                stop.wait(self.settings.idle_wait_seconds)
-        self.close()
-        log.info("declaration outbox worker stopped")
+        run_rounds(self.step, self.close, stop, self.settings, "declaration outbox worker")
 
 
 def status(conn: psycopg.Connection[Any]) -> dict[str, Any]:
@@ -368,6 +333,4 @@ def status(conn: psycopg.Connection[Any]) -> dict[str, Any]:
 
 def wait_idle(worker: OutboxWorker, timeout: float = 10.0) -> None:
     """Run rounds until nothing is due (tests and the demo)."""
-    deadline = time.monotonic() + timeout
-    while worker.step() and time.monotonic() < deadline:
-        pass
+    retry.wait_idle(worker.step, timeout)

@@ -13,16 +13,17 @@ Permissions: unit operators act on their own unit's declarations; reviewers of t
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from hub.access.subject import Subject
 from hub.audit import sync_writer as audit
+from hub.crypto import payloads
 from hub.declarations import access, deadlines, records, review
 from hub.declarations import calendar as cal
 from hub.declarations import types as t
@@ -133,7 +134,8 @@ def _unit_region(query: psycopg.Connection[Any], unit_id: int) -> str:
     return str(row[0])
 
 
-def _key(idempotency_key: str) -> str:
+def key_of(idempotency_key: str) -> str:
+    """The idempotency key, stripped; ``ValidationFailed`` when empty or longer than ``MAX_KEY``."""
     key = idempotency_key.strip()
     if not key or len(key) > MAX_KEY:
         raise ValidationFailed("申报请求编号不正确")
@@ -162,38 +164,45 @@ def create(
     but a unit operator.
     """
     unit_id = access.require_unit_operator(subject)
-    key = _key(idempotency_key)
+    key = key_of(idempotency_key)
     try:
         kind = t.DeclarationType(type_)
     except ValueError:
         raise ValidationFailed("不支持的申报业务类型") from None
     body = t.canonical(kind, payload)
     at = _now(now)
+    return save_once(
+        conn, unit_id=unit_id, region=lambda: _unit_region(query, unit_id), kind=kind, body=body, key=key,
+        actor=Actor.of(subject), at=at, then=lambda decl: _submit(conn, query, decl, subject, at) if submit else decl,
+    )  # fmt: skip
+
+
+def save_once(
+    conn: psycopg.Connection[Any],
+    *,
+    unit_id: int,
+    region: Callable[[], str],
+    kind: t.DeclarationType,
+    body: dict[str, Any],
+    key: str,
+    actor: Actor,
+    at: datetime,
+    then: Callable[[Declaration], Declaration],
+) -> Declaration:
+    """The declaration of ``key`` (checked by ``key_of``): the first time a new draft of ``body`` in the
+    统筹区 ``region()``, passed on to ``then`` (submit it, or keep the draft); again with the same type and
+    content, the declaration it created, whatever its state now; with another, ``Conflict``."""
     existing = records.fetch_by_key(conn, unit_id, key)
     if existing is None:
-        region = _unit_region(query, unit_id)
-        row = conn.execute(
-            "insert into hub.declaration (id, reference, unit_id, region_code, type, payload, status, "
-            "idempotency_key, created_by, created_at, updated_at) "
-            "select n, 'SB' || to_char(%(at)s at time zone 'Asia/Shanghai', 'YYYYMMDD') || lpad(n::text, 8, '0'), "
-            "%(unit)s, %(region)s, %(type)s, %(payload)s, 'draft', %(key)s, %(by)s, %(at)s, %(at)s "
-            "from (select nextval('hub.declaration_id_seq') as n) s "
-            "on conflict (unit_id, idempotency_key) do nothing returning id",
-            {
-                "at": at,
-                "unit": unit_id,
-                "region": region,
-                "type": kind.value,
-                "payload": Jsonb(body),
-                "key": key,
-                "by": subject.account_id,
-            },
-        ).fetchone()
-        if row is not None:
-            decl = records.fetch(conn, int(row[0]), lock=True)
+        new_id = records.insert(
+            conn, unit_id=unit_id, region_code=region(), type_=kind, payload=body, key=key, created_by=actor.account_id,
+            at=at,
+        )  # fmt: skip
+        if new_id is not None:
+            decl = records.fetch(conn, new_id, lock=True)
             assert decl is not None
-            _record(conn, decl.id, Action.SAVE, None, Status.DRAFT, Actor.of(subject), at, None)
-            return _submit(conn, query, decl, subject, at) if submit else decl
+            _record(conn, decl.id, Action.SAVE, None, Status.DRAFT, actor, at, None)
+            return then(decl)
         existing = records.fetch_by_key(conn, unit_id, key)  # a concurrent twin committed first
         assert existing is not None
     if existing.type is not kind or existing.payload != body:
@@ -219,7 +228,8 @@ def update_draft(
     if version is not None and version != decl.version:
         raise Conflict()
     body = t.canonical(decl.type, payload)
-    return transition(conn, decl, Action.SAVE, Actor.of(subject), at=_now(now), payload=Jsonb(body))
+    sealed = payloads.declaration_values(conn, decl.id, body)
+    return transition(conn, decl, Action.SAVE, Actor.of(subject), at=_now(now), **sealed)
 
 
 def submit(
@@ -376,10 +386,18 @@ def _approve(
     conn: psycopg.Connection[Any], decl: Declaration, actor: Actor, at: datetime, note: str | None
 ) -> Declaration:
     decl = transition(conn, decl, Action.APPROVE, actor, at=at, why=note, decided_by=actor.account_id, decided_at=at)
+    command_id = uuid.uuid4()
     conn.execute(
-        "insert into hub.declaration_command (command_id, declaration_id, type, unit_id, business_date, payload) "
+        "insert into hub.declaration_command (command_id, declaration_id, type, unit_id, business_date, payload_enc) "
         "values (%s, %s, %s, %s, %s, %s)",
-        (uuid.uuid4(), decl.id, decl.type.value, decl.unit_id, local_day(at), Jsonb(decl.payload)),
+        (
+            command_id,
+            decl.id,
+            decl.type.value,
+            decl.unit_id,
+            local_day(at),
+            payloads.command_envelope(conn, command_id, decl.payload),
+        ),
     )
     return decl
 

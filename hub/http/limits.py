@@ -13,10 +13,11 @@ import asyncio
 from typing import Any
 
 from starlette.requests import HTTPConnection
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.config.web import WebSettings
-from hub.errors import PayloadTooLarge, ServiceUnavailable
+from hub.errors import HubError, PayloadTooLarge, ServiceUnavailable
 from hub.http.problem import error_response
 from hub.http.request_id import request_id_of
 
@@ -81,7 +82,7 @@ class RequestLimitsMiddleware:
         if not started.is_set() and not task.done():
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            await self._reply(scope, receive, send, ServiceUnavailable("系统繁忙，请稍后再试", retry_after=5))
+            await self._reply(scope, receive, send, deadline_passed())
             return
         try:
             await task
@@ -91,7 +92,16 @@ class RequestLimitsMiddleware:
             await self._reply(scope, receive, send, too_large)
 
     async def _reply(self, scope: Scope, receive: Receive, send: Send, error: Any) -> None:
-        conn = HTTPConnection(scope)
-        response = error_response(conn, error, request_id_of(conn))
-        response.headers["Connection"] = "close"
-        await response(scope, receive, send)
+        await limit_response(HTTPConnection(scope), error)(scope, receive, send)
+
+
+def deadline_passed() -> ServiceUnavailable:
+    """The error of a request whose answer has not started within ``request_timeout_seconds``."""
+    return ServiceUnavailable("系统繁忙，请稍后再试", retry_after=5)
+
+
+def limit_response(conn: HTTPConnection, error: HubError) -> Response:
+    """The answer of a refused or timed-out request; the connection is closed after it."""
+    response = error_response(conn, error, request_id_of(conn))
+    response.headers["Connection"] = "close"
+    return response

@@ -135,6 +135,11 @@ async def _hub_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    return http_error_response(request, exc)
+
+
+def http_error_response(request: HTTPConnection, exc: HTTPException) -> Response:
+    """The answer to an ``HTTPException`` raised by a route or dependency (the app's handler for it)."""
     error: HubError
     if exc.status_code == 404:
         error = NotFound()
@@ -233,14 +238,21 @@ class UnexpectedErrorMiddleware:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
             rid = str(scope.get("state", {}).get("request_id") or current_request_id.get())
-            if isinstance(exc, ClientDisconnect):  # the client went away mid-request: nothing to answer
-                log.info("request %s: client disconnected", rid)
-                return
-            busy = unavailable(exc)
-            if busy is not None:
-                log.warning("request %s: database unavailable (%s)", rid, type(exc).__name__)
-            else:
-                log.error("unexpected %s in request %s\n%s", type(exc).__name__, rid, redacted_traceback(exc))
-            if started:
-                return  # too late for a problem response; the client sees a cut-off body
-            await error_response(HTTPConnection(scope), busy or InternalError(), rid)(scope, receive, send)
+            response = unexpected_error_response(HTTPConnection(scope), exc, rid)
+            if response is None or started:
+                return  # nobody to answer, or too late for a problem response (the client sees a cut-off body)
+            await response(scope, receive, send)
+
+
+def unexpected_error_response(conn: HTTPConnection, exc: Exception, rid: str) -> Response | None:
+    """Log an exception no handler took (redacted, once) and the answer to it: 503 for a database or Redis
+    that is down, else the masked 500; None when the client went away (nothing to answer)."""
+    if isinstance(exc, ClientDisconnect):  # the client went away mid-request: nothing to answer
+        log.info("request %s: client disconnected", rid)
+        return None
+    busy = unavailable(exc)
+    if busy is not None:
+        log.warning("request %s: database unavailable (%s)", rid, type(exc).__name__)
+    else:
+        log.error("unexpected %s in request %s\n%s", type(exc).__name__, rid, redacted_traceback(exc))
+    return error_response(conn, busy or InternalError(), rid)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
 from contextvars import ContextVar
 
 from starlette.requests import HTTPConnection
@@ -16,6 +17,19 @@ current_request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
 def new_request_id() -> str:
     return secrets.token_hex(12)
+
+
+def request_id_for(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The request's id: its last ``X-Request-ID`` header when well-formed, else a new one."""
+    given = dict(headers).get(b"x-request-id", b"").decode("latin-1")
+    return given if _WELL_FORMED.match(given) else new_request_id()
+
+
+def with_request_id(headers: Iterable[tuple[bytes, bytes]], rid: bytes) -> list[tuple[bytes, bytes]]:
+    """Response headers with any ``X-Request-ID`` replaced by ``rid``, placed last."""
+    out = [(k, v) for k, v in headers if k.lower() != b"x-request-id"]
+    out.append((b"x-request-id", rid))
+    return out
 
 
 def request_id_of(conn: HTTPConnection) -> str:
@@ -33,16 +47,13 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope.get("headers", ())).get(HEADER.lower().encode(), b"").decode("latin-1")
-        rid = given if _WELL_FORMED.match(given) else new_request_id()
+        rid = request_id_for(scope.get("headers", ()))
         scope.setdefault("state", {})["request_id"] = rid
         token = current_request_id.set(rid)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
-                headers.append((b"x-request-id", rid.encode()))
-                message["headers"] = headers
+                message["headers"] = with_request_id(message.get("headers", []), rid.encode())
             await send(message)
 
         try:

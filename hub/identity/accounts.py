@@ -38,10 +38,17 @@ class Account:
     totp_secret: bytes | None = None
     region_codes: frozenset[str] = frozenset()
     roles: frozenset[StaffRole] = frozenset()
+    # An administrator issued the password: it must be changed at the next login and stops working at
+    # ``password_expires_at`` (see ``hub.identity.password_change``).
+    password_must_change: bool = False
+    password_expires_at: datetime | None = None
 
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+    def temporary_password_expired(self, now: datetime) -> bool:
+        return self.password_must_change and self.password_expires_at is not None and self.password_expires_at <= now
 
 
 def person_login(hmac_key: str, document_type: str, document_number: str) -> str:
@@ -57,7 +64,7 @@ _COLUMNS = (
     "a.id, a.kind, a.login, a.display_name, a.password_hash, a.password_changed_at, a.status, a.phone, "
     "a.person_id, a.unit_id, a.unit_admin, a.totp_secret, a.region_codes, "
     "coalesce((select array_agg(r.role order by r.role) from hub.account_role r where r.account_id = a.id), '{}'), "
-    "a.phone_enc"
+    "a.phone_enc, a.password_must_change, a.password_expires_at"
 )
 
 
@@ -98,6 +105,8 @@ def _account(row: tuple[Any, ...], phone: str | None) -> Account:
         totp_secret=bytes(row[11]) if row[11] is not None else None,
         region_codes=frozenset(row[12] or ()),
         roles=frozenset(StaffRole(r) for r in row[13]),
+        password_must_change=bool(row[15]),
+        password_expires_at=row[16],
     )
 
 
@@ -192,13 +201,24 @@ def password_history(conn: psycopg.Connection[Any], account_id: str, limit: int)
 
 
 def set_password(conn: psycopg.Connection[Any], account_id: str, password_hash: str, now: datetime) -> None:
+    """A password the owner chose (a change, an SMS reset): any forced-change mark is cleared. Never commits."""
     conn.execute(
-        "update hub.account set password_hash = %s, password_changed_at = %s where id = %s",
+        "update hub.account set password_hash = %s, password_changed_at = %s, password_must_change = false, "
+        "password_expires_at = null where id = %s",
         (password_hash, now, account_id),
     )
     conn.execute(
         "insert into hub.password_history (account_id, password_hash, created_at) values (%s, %s, %s)",
         (account_id, password_hash, now),
+    )
+
+
+def require_password_change(conn: psycopg.Connection[Any], account_id: str, expires_at: datetime) -> None:
+    """Mark the account's password as administrator-issued: change at the next login, refused from
+    ``expires_at``. Never commits."""
+    conn.execute(
+        "update hub.account set password_must_change = true, password_expires_at = %s where id = %s",
+        (expires_at, account_id),
     )
 
 

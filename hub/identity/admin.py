@@ -1,14 +1,16 @@
 """Account administration under 三员分离 (DOMAIN.md §6.1) and unit administrators.
 
 - The system administrator creates staff accounts (without roles; from the pages with a temporary
-  password) and a unit's first administrator, disables or re-enables accounts and resets a staff
-  member's second factor.
+  password) and a unit's first administrator, disables or re-enables accounts, resets a staff
+  member's second factor and re-issues a temporary password (``reset_staff_password``).
 - The security administrator grants and revokes roles; never to themself, and an account holds at most
   one of the three administrator roles.
-- The auditor reads the audit log (``may_read_audit``; ``query_audit``, ``export_audit``) and verifies its
-  chains (``verify_audit``), and does nothing else here.
-- A unit's administrator creates the unit's other operators.
-None can do another's job; each refusal raises ``Forbidden``.
+- The auditor reads the audit log (``may_read_audit``; ``query_audit``, ``export_audit``) and has its chains
+  verified in the background (``start_verification``, ``verification``), and does nothing else here.
+- A unit's administrator creates the unit's other operators and re-issues their temporary passwords
+  (``reset_unit_operator_password``).
+None can do another's job; each refusal raises ``Forbidden`` (``refusals.Refused``, with the reason code the
+pages and the command line record in the audit chain as a refused attempt).
 """
 
 from __future__ import annotations
@@ -25,13 +27,21 @@ import pyotp
 
 from hub.access.subject import StaffRole, Subject, SubjectKind
 from hub.audit import sync_writer as audit
-from hub.audit.verify import Finding
-from hub.audit.verify import verify as verify_log
-from hub.identity import accounts, core_lookup
+from hub.audit import verify_job
+from hub.identity import accounts, core_lookup, password_change
 from hub.identity.config import IdentityConfig
 from hub.identity.crypto import seal
 from hub.identity.errors import Conflict, Forbidden, IdentityError, NotFound
 from hub.identity.passwords import hash_password
+from hub.identity.refusals import (
+    ALREADY_INSTALLED,
+    NOT_ADMIN_ROLE,
+    OTHER_UNIT,
+    ROLE_REQUIRED,
+    SELF,
+    SEPARATION,
+    Refused,
+)
 from hub.ids import mask_id_number, mask_phone
 
 ADMIN_ROLES = frozenset({StaffRole.SYSTEM_ADMIN, StaffRole.SECURITY_ADMIN, StaffRole.AUDITOR})
@@ -43,7 +53,7 @@ def may_read_audit(subject: Subject) -> bool:
 
 def _require(subject: Subject, role: StaffRole) -> None:
     if not subject.has_role(role):
-        raise Forbidden()
+        raise Refused(ROLE_REQUIRED)
 
 
 def create_staff(
@@ -58,9 +68,11 @@ def create_staff(
     region_codes: Iterable[str],
     now: datetime,
 ) -> str:
-    """System administrator only. The account starts without roles. Never commits."""
+    """System administrator only. The account starts without roles; its password is temporary (changed at
+    the first login, refused after ``temporary_password_days``). Never commits."""
     _require(actor, StaffRole.SYSTEM_ADMIN)
     account_id = _insert_staff(conn, cfg, login, display_name, phone, password, region_codes, now, actor.account_id)
+    password_change.issue_temporary(conn, cfg, account_id, now)
     _event(conn, "account.create", actor, account_id, now)
     return account_id
 
@@ -114,7 +126,7 @@ def set_account_status(conn: psycopg.Connection[Any], actor: Subject, account_id
     account. A disabled account's logins fail like a wrong password. Never commits."""
     _require(actor, StaffRole.SYSTEM_ADMIN)
     if account_id == actor.account_id:
-        raise Forbidden("不能停用自己的账号")
+        raise Refused(SELF, "不能停用自己的账号")
     if accounts.get(conn, account_id) is None:
         raise NotFound()
     conn.execute("update hub.account set status = %s where id = %s", ("active" if active else "disabled", account_id))
@@ -168,12 +180,14 @@ def install_administrator(
     advisory lock, so two installers at once cannot both succeed. Never commits.
     """
     if role not in ADMIN_ROLES:
-        raise Forbidden("安装时只能建立系统管理员、安全管理员和审计管理员")
+        audit.event(conn, "account.install", "refused", at=now, actor_kind="system", actor="bootstrap",
+                    target_id="", purpose=f"{NOT_ADMIN_ROLE}:{role.value}")  # fmt: skip
+        raise Refused(NOT_ADMIN_ROLE, "安装时只能建立系统管理员、安全管理员和审计管理员")
     conn.execute("select pg_advisory_xact_lock(hashtext('hub.install_administrator'))")
     held = conn.execute("select 1 from hub.account_role where role = %s limit 1", (role.value,)).fetchone()
     if held is not None:
         audit.event(conn, "account.install", "refused", at=now, actor_kind="system", actor="bootstrap",
-                    target_id="", purpose=role.value)  # fmt: skip
+                    target_id="", purpose=f"{ALREADY_INSTALLED}:{role.value}")  # fmt: skip
         raise AlreadyInstalled(f"已有账号担任{_ROLE_NAMES[role]}，后续账号请由系统管理员在系统中建立")
     return bootstrap_staff(
         conn, cfg, login=login, display_name=display_name, phone=phone, password=password, role=role,
@@ -196,12 +210,12 @@ def grant_role(
     """Security administrator only; not to themself; at most one administrator role per account."""
     _require(actor, StaffRole.SECURITY_ADMIN)
     if account_id == actor.account_id:
-        raise Forbidden("不能为自己授权")
+        raise Refused(SELF, "不能为自己授权")
     target = accounts.get(conn, account_id)
     if target is None or target.kind is not SubjectKind.STAFF:
         raise NotFound()
     if role in ADMIN_ROLES and (target.roles & ADMIN_ROLES) - {role}:
-        raise Forbidden("系统管理员、安全管理员、审计管理员须由不同人员担任（三员分离）")
+        raise Refused(SEPARATION, "系统管理员、安全管理员、审计管理员须由不同人员担任（三员分离）")
     accounts.add_role(conn, account_id, role, actor.account_id, now)
     _event(conn, "role.grant", actor, account_id, now, role.value)
 
@@ -209,7 +223,7 @@ def grant_role(
 def revoke_role(conn: psycopg.Connection[Any], actor: Subject, account_id: str, role: StaffRole) -> None:
     _require(actor, StaffRole.SECURITY_ADMIN)
     if account_id == actor.account_id:
-        raise Forbidden("不能变更自己的权限")
+        raise Refused(SELF, "不能变更自己的权限")
     accounts.remove_role(conn, account_id, role)
     _event(conn, "role.revoke", actor, account_id, datetime.now(UTC), role.value)
 
@@ -228,7 +242,7 @@ def create_unit_operator(
     now: datetime,
 ) -> str:
     """A unit's administrator adds operators of their own unit; the system administrator opens a unit
-    with its administrator. Never commits."""
+    with its administrator. The password is temporary (changed at the first login). Never commits."""
     if actor.kind is SubjectKind.UNIT_OPERATOR:
         if not actor.unit_admin or actor.unit_id != unit_id or unit_admin:
             raise Forbidden()
@@ -237,6 +251,7 @@ def create_unit_operator(
     account_id = insert_unit_operator(
         conn, cfg, unit_id, login, display_name, phone, password, unit_admin, now, actor.account_id
     )
+    password_change.issue_temporary(conn, cfg, account_id, now)
     _event(conn, "account.create", actor, account_id, now)
     return account_id
 
@@ -414,7 +429,7 @@ def _staff_target(conn: psycopg.Connection[Any], actor: Subject, account_id: str
     if target is None or target.kind is not SubjectKind.STAFF:
         raise NotFound()
     if target.id == actor.account_id:
-        raise Forbidden("不能对自己的账号执行此操作")
+        raise Refused(SELF, "不能对自己的账号执行此操作")
     return target
 
 
@@ -425,6 +440,94 @@ def reset_second_factor(conn: psycopg.Connection[Any], actor: Subject, account_i
     target = _staff_target(conn, actor, account_id)
     accounts.set_totp(conn, target.id, None)
     _event(conn, "account.second_factor_reset", actor, target.id, now)
+
+
+# Re-issuing a temporary password (the owner forgot theirs and has no usable phone, or the temporary one
+# ran out): the system administrator for staff accounts, a unit's administrator for the unit's operators.
+
+PASSWORD_RESET = "account.password_reset"  # noqa: S105 (an audit action)
+SYSTEM_ADMIN_NAME = "系统管理员"
+UNIT_ADMIN_NAME = "本单位管理员"
+
+
+@dataclass(frozen=True)
+class PasswordReset:
+    account_id: str
+    login: str
+    display_name: str
+    password: str  # the new temporary password, handed over once and never stored or logged in clear
+    expires_at: datetime
+    changed: password_change.Changed  # for ``password_change.end_other_sessions`` after the commit
+
+
+def staff_reset_target(conn: psycopg.Connection[Any], actor: Subject, account_id: str) -> accounts.Account:
+    """The staff account whose password the system administrator may reset: any other staff account,
+    another administrator's included (三员分离: accounts are the system administrator's job; the reset is
+    audited and the owner notified). Never the caller's own: they change it on the change page.
+    Raises Forbidden (Refused: role, self), NotFound."""
+    _require(actor, StaffRole.SYSTEM_ADMIN)
+    if account_id == actor.account_id:
+        raise Refused(SELF, "不能重置自己的密码，请通过“修改密码”页面修改")
+    return _staff_target(conn, actor, account_id)
+
+
+def _reissue(
+    conn: psycopg.Connection[Any],
+    cfg: IdentityConfig,
+    actor: Subject,
+    target: accounts.Account,
+    by: str,
+    purpose: str,
+    now: datetime,
+) -> PasswordReset:
+    password = temporary_password()
+    changed, expires_at = password_change.reissue(
+        conn, cfg, target, password, now, notice=password_change.reset_notice_text(now, by)
+    )
+    _event(conn, PASSWORD_RESET, actor, target.id, now, purpose)
+    return PasswordReset(target.id, target.login, target.display_name, password, expires_at, changed)
+
+
+def reset_staff_password(
+    conn: psycopg.Connection[Any], cfg: IdentityConfig, actor: Subject, account_id: str, *, now: datetime
+) -> PasswordReset:
+    """A new temporary password for another staff account (``staff_reset_target``): changed at the next
+    login, refused after ``temporary_password_days``; the account's grants are revoked, its lockout
+    cleared, an SMS notice queued to its phone and the reset audited (the purpose names the target's
+    administrator roles, if any; never the password). Never commits; after the commit the caller ends
+    the account's sessions (``password_change.end_other_sessions``)."""
+    target = staff_reset_target(conn, actor, account_id)
+    held = sorted(r.value for r in target.roles & ADMIN_ROLES)
+    purpose = "admin" + (":" + ",".join(held) if held else "")
+    return _reissue(conn, cfg, actor, target, SYSTEM_ADMIN_NAME, purpose, now)
+
+
+def unit_reset_target(conn: psycopg.Connection[Any], actor: Subject, account_id: str) -> accounts.Account:
+    """The operator account whose password a unit's administrator may reset: another operator of their own
+    unit. Who administers the unit is read from the hub DB now (a handover may postdate the session).
+    Raises Forbidden (Refused: not the unit's administrator, self, another unit's operator), NotFound."""
+    if actor.kind is not SubjectKind.UNIT_OPERATOR or actor.unit_id is None:
+        raise Refused(ROLE_REQUIRED, "此功能仅供单位管理员使用")
+    me = accounts.get(conn, actor.account_id)
+    if me is None or not me.active or not me.unit_admin or me.unit_id != actor.unit_id:
+        raise Refused(ROLE_REQUIRED, "此功能仅供单位管理员使用")
+    if account_id == me.id:
+        raise Refused(SELF, "不能重置自己的密码，请通过“修改密码”页面修改")
+    target = accounts.get(conn, account_id)
+    if target is None or target.kind is not SubjectKind.UNIT_OPERATOR:
+        raise NotFound()
+    if target.unit_id != me.unit_id:
+        raise Refused(OTHER_UNIT, "只能重置本单位经办人的密码")
+    return target
+
+
+def reset_unit_operator_password(
+    conn: psycopg.Connection[Any], cfg: IdentityConfig, actor: Subject, account_id: str, *, now: datetime
+) -> PasswordReset:
+    """The same as ``reset_staff_password`` for an operator of the caller's unit (``unit_reset_target``),
+    by the unit's administrator. Never commits."""
+    target = unit_reset_target(conn, actor, account_id)
+    return _reissue(conn, cfg, actor, target, UNIT_ADMIN_NAME, "unit_admin", now)
 
 
 # The auditor ----------------------------------------------------------------------------------------
@@ -553,24 +656,21 @@ def export_audit(conn: psycopg.Connection[Any], actor: Subject, f: AuditFilter, 
     return rows
 
 
-@dataclass(frozen=True)
-class ChainCheck:
-    rows: int
-    findings: list[Finding]
-
-    @property
-    def intact(self) -> bool:
-        return not self.findings
-
-
-def verify_audit(conn: psycopg.Connection[Any], actor: Subject, anchor_key: bytes, *, now: datetime) -> ChainCheck:
-    """``hub audit verify`` for the auditor's page: walk every chain and its signed anchors. Auditor only;
-    recorded as ``audit.verify`` with the outcome. Never commits."""
+def start_verification(conn: psycopg.Connection[Any], actor: Subject, *, now: datetime) -> verify_job.Job:
+    """Queue a verification of every chain and its signed anchors (``hub audit verify``) for the background
+    worker (``hub audit run``), or return the one already queued or running. Auditor only; recorded as
+    ``audit.verify_start`` (the worker records the outcome as ``audit.verify``). Never commits."""
     _require(actor, StaffRole.AUDITOR)
-    rows, findings = verify_log(conn, anchor_key)
+    job, created = verify_job.start(conn, actor.account_id, now)
     audit.event(
-        conn, "audit.verify", "ok" if not findings else "findings", at=now, actor_kind=actor.kind.value,
-        actor=actor.account_id, target_type="audit", target_id="*", purpose=f"admin:{rows}:{len(findings)}",
+        conn, "audit.verify_start", "ok" if created else "already_running", at=now, actor_kind=actor.kind.value,
+        actor=actor.account_id, target_type="audit", target_id="*", purpose=f"job:{job.id}",
         client_id=actor.client_id, channel=actor.channel.value,
     )  # fmt: skip
-    return ChainCheck(rows, findings)
+    return job
+
+
+def verification(conn: psycopg.Connection[Any], actor: Subject, job_id: int | None = None) -> verify_job.Job | None:
+    """One verification job (the latest when ``job_id`` is None), with its progress and result. Auditor only."""
+    _require(actor, StaffRole.AUDITOR)
+    return verify_job.latest(conn) if job_id is None else verify_job.get(conn, job_id)

@@ -4,9 +4,10 @@ Each client belongs to a channel and holds at most its scopes. Public clients (t
 secret and must use PKCE; the others authenticate with a random secret stored as a SHA-256 hash.
 
 The security administrator manages kiosk, hotline, partner and app clients (``register_client``,
-``rotate_secret``, ``set_client_status``). A disabled client has no grant types: ``get`` does not find
-it, so the token, revocation and introspection endpoints treat it as unknown, and its grants are revoked;
-re-enabling gives it its channel's grant types again.
+``rotate_secret``, ``set_client_status``). A disabled client (``status = 'disabled'``) keeps its grant
+types, but ``get`` does not find it, so the token, revocation and introspection endpoints treat it as
+unknown, and its grants are revoked; re-enabling makes it work again with the same grant types (a client
+the previous release disabled, its grant types emptied, gets its channel's grant types back).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import psycopg
 from hub.access import channels as channel_registry
 from hub.access.subject import Channel, StaffRole, Subject
 from hub.audit import sync_writer as audit
-from hub.identity.errors import Conflict, Forbidden, IdentityError, NotFound
+from hub.identity.errors import Conflict, IdentityError, NotFound
+from hub.identity.refusals import CLIENT_DISABLED, INSTALLER_ONLY, PUBLIC_CLIENT, ROLE_REQUIRED, Refused
 
 AUTHORIZATION_CODE = "authorization_code"
 CLIENT_CREDENTIALS = "client_credentials"
@@ -60,7 +62,7 @@ class Client:
 def get(conn: psycopg.Connection[Any], client_id: str) -> Client | None:
     row = conn.execute(
         "select client_id, name, channel, grant_types, redirect_uris, scopes, secret_hash "
-        "from hub.oauth_client where client_id = %s and cardinality(grant_types) > 0",
+        "from hub.oauth_client where client_id = %s and status = 'active' and cardinality(grant_types) > 0",
         (client_id,),
     ).fetchone()
     if row is None:
@@ -70,7 +72,13 @@ def get(conn: psycopg.Connection[Any], client_id: str) -> Client | None:
 
 def _exists(conn: psycopg.Connection[Any], client_id: str) -> bool:
     """Whether the id is taken, by an active or a disabled client."""
-    return conn.execute("select 1 from hub.oauth_client where client_id = %s", (client_id,)).fetchone() is not None
+    return status_of(conn, client_id) is not None
+
+
+def status_of(conn: psycopg.Connection[Any], client_id: str) -> str | None:
+    """'active' or 'disabled' for a registered client (whatever its grant types), None for an unknown id."""
+    row = conn.execute("select status from hub.oauth_client where client_id = %s", (client_id,)).fetchone()
+    return str(row[0]) if row else None
 
 
 def register(
@@ -161,7 +169,7 @@ class ClientListing:
 
 def _require_security_admin(actor: Subject) -> None:
     if not actor.has_role(StaffRole.SECURITY_ADMIN):
-        raise Forbidden()
+        raise Refused(ROLE_REQUIRED)
 
 
 def allowed_scopes(channel: Channel) -> frozenset[str]:
@@ -184,7 +192,7 @@ def list_clients(conn: psycopg.Connection[Any], actor: Subject) -> list[ClientLi
     _require_security_admin(actor)
     rows = conn.execute(
         "select client_id, name, channel, grant_types, scopes, redirect_uris, secret_hash is null, "
-        "cardinality(grant_types) > 0, created_at from hub.oauth_client order by channel, client_id"
+        "status = 'active', created_at from hub.oauth_client order by channel, client_id"
     ).fetchall()
     return [
         ClientListing(r[0], r[1], Channel(r[2]), frozenset(r[3]), frozenset(r[4]), tuple(r[5]), r[6], r[7], r[8])
@@ -238,27 +246,27 @@ def register_client(
     return secret
 
 
-def _managed(conn: psycopg.Connection[Any], client_id: str) -> tuple[Channel, bool, bool]:
-    """(channel, public, active) of an existing client; NotFound otherwise."""
+def _managed(conn: psycopg.Connection[Any], client_id: str) -> tuple[Channel, bool, bool, frozenset[str]]:
+    """(channel, public, active, grant types) of an existing client; NotFound otherwise."""
     row = conn.execute(
-        "select channel, secret_hash is null, cardinality(grant_types) > 0 from hub.oauth_client "
+        "select channel, secret_hash is null, status = 'active', grant_types from hub.oauth_client "
         "where client_id = %s for update",
         (client_id,),
     ).fetchone()
     if row is None:
         raise NotFound("客户端不存在")
-    return Channel(row[0]), bool(row[1]), bool(row[2])
+    return Channel(row[0]), bool(row[1]), bool(row[2]), frozenset(row[3])
 
 
 def rotate_secret(conn: psycopg.Connection[Any], actor: Subject, client_id: str, *, now: datetime) -> str:
     """A new random secret for a confidential, active client (the old one stops at once); returns it to
     show once. Security administrator only. Never commits."""
     _require_security_admin(actor)
-    _, public, active = _managed(conn, client_id)
+    _, public, active, _ = _managed(conn, client_id)
     if public:
-        raise Forbidden("公开客户端（掌上12333）没有密钥")
+        raise Refused(PUBLIC_CLIENT, "公开客户端（掌上12333）没有密钥")
     if not active:
-        raise Forbidden("客户端已停用，请先启用")
+        raise Refused(CLIENT_DISABLED, "客户端已停用，请先启用")
     secret = secrets.token_urlsafe(32)
     conn.execute("update hub.oauth_client set secret_hash = %s where client_id = %s", (secret_hash(secret), client_id))
     _client_event(conn, "client.secret_rotate", actor, client_id, now, "admin")
@@ -268,19 +276,26 @@ def rotate_secret(conn: psycopg.Connection[Any], actor: Subject, client_id: str,
 def set_client_status(
     conn: psycopg.Connection[Any], actor: Subject, client_id: str, *, active: bool, now: datetime
 ) -> list[str]:
-    """Disable a client (no grant type left, every grant revoked) or enable it again with its channel's
-    grant types. Returns the ids of the grants revoked now, for the resource side's revocation markers.
-    Security administrator only. Never commits."""
+    """Disable a client (its grant types kept, every grant revoked) or enable it again. Returns the ids of
+    the grants revoked now, for the resource side's revocation markers. Security administrator only.
+    Never commits.
+
+    A client the previous release disabled has no grant types left: enabling gives it its channel's
+    (``CHANNEL_GRANTS``); a portal or hall client in that state is the installer's to register again.
+    """
     _require_security_admin(actor)
-    channel, _, _ = _managed(conn, client_id)
+    channel, _, _, kept = _managed(conn, client_id)
     revoked: list[str] = []
     if active:
-        grants = CHANNEL_GRANTS.get(channel)
-        if grants is None:
-            raise Forbidden("该渠道的客户端须由安装程序登记和启用")
-        conn.execute("update hub.oauth_client set grant_types = %s where client_id = %s", (sorted(grants), client_id))
+        grants = kept or CHANNEL_GRANTS.get(channel)
+        if not grants:
+            raise Refused(INSTALLER_ONLY, "该渠道的客户端须由安装程序登记和启用")
+        conn.execute(
+            "update hub.oauth_client set status = 'active', grant_types = %s where client_id = %s",
+            (sorted(grants), client_id),
+        )
     else:
-        conn.execute("update hub.oauth_client set grant_types = '{}' where client_id = %s", (client_id,))
+        conn.execute("update hub.oauth_client set status = 'disabled' where client_id = %s", (client_id,))
         rows = conn.execute(
             "update hub.oauth_grant set revoked_at = %s, revoked_reason = 'client disabled' "
             "where client_id = %s and revoked_at is null returning id",

@@ -21,6 +21,7 @@ import redis
 from redis.exceptions import RedisError
 
 from hub.config.auth import AuthSettings
+from hub.crypto import payloads
 from hub.identity.crypto import keyed_hash
 from hub.identity.errors import CodeCooldown, CodeQuotaExceeded, InvalidCode, SmsUnavailable
 from hub.ids import mask_phone
@@ -135,9 +136,17 @@ def send_code(
     expires = now + timedelta(seconds=policy.ttl_seconds)
     masked = mask_phone(phone)
     conn.execute(
-        "insert into hub.verification_code (ticket, purpose, binding, method, code_hmac, phone_masked, "
+        "insert into hub.verification_code (ticket, purpose, binding_enc, method, code_hmac, phone_masked, "
         "created_at, expires_at) values (%s, %s, %s, 'sms', %s, %s, %s, %s)",
-        (ticket, purpose, binding, _code_hash(policy, ticket, code), masked, now, expires),
+        (
+            ticket,
+            purpose,
+            payloads.binding_envelope(conn, ticket, binding),  # sealed: it may hold the new number
+            _code_hash(policy, ticket, code),
+            masked,
+            now,
+            expires,
+        ),
     )
     outbox.enqueue(
         conn,
@@ -157,9 +166,15 @@ def open_challenge(
     """A ticket for a second factor that is not an SMS (TOTP); the same expiry and check count apply."""
     ticket = secrets.token_urlsafe(24)
     conn.execute(
-        "insert into hub.verification_code (ticket, purpose, binding, method, created_at, expires_at) "
+        "insert into hub.verification_code (ticket, purpose, binding_enc, method, created_at, expires_at) "
         "values (%s, %s, %s, 'totp', %s, %s)",
-        (ticket, purpose, binding, now, now + timedelta(seconds=policy.ttl_seconds)),
+        (
+            ticket,
+            purpose,
+            payloads.binding_envelope(conn, ticket, binding),
+            now,
+            now + timedelta(seconds=policy.ttl_seconds),
+        ),
     )
     return ticket
 
@@ -175,11 +190,11 @@ class Challenge:
 def peek(conn: psycopg.Connection[Any], *, ticket: str, purpose: str, now: datetime) -> Challenge | None:
     """The live challenge behind ``ticket`` (unused, unexpired, checks left), without consuming it."""
     row = conn.execute(
-        "select binding, method from hub.verification_code where ticket = %s and purpose = %s "
+        "select binding_enc, binding, method from hub.verification_code where ticket = %s and purpose = %s "
         "and used_at is null and expires_at > %s",
         (ticket, purpose, now),
     ).fetchone()
-    return Challenge(ticket, purpose, row[0], row[1]) if row else None
+    return Challenge(ticket, purpose, payloads.open_binding(conn, ticket, row[0], row[1]), row[2]) if row else None
 
 
 def check_code(
@@ -199,13 +214,13 @@ def check_code(
     is locked, so two concurrent checks cannot both consume one code. Never commits.
     """
     row = conn.execute(
-        "select binding, method, code_hmac, expires_at, checks, used_at from hub.verification_code "
+        "select binding_enc, binding, method, code_hmac, expires_at, checks, used_at from hub.verification_code "
         "where ticket = %s and purpose = %s for update",
         (ticket, purpose),
     ).fetchone()
     if row is None:
         raise InvalidCode()
-    binding, method, code_hmac, expires_at, checks, used_at = row
+    envelope, plain, method, code_hmac, expires_at, checks, used_at = row
     if used_at is not None or expires_at <= now or checks >= policy.max_checks:
         raise InvalidCode()
     conn.execute("update hub.verification_code set checks = checks + 1 where ticket = %s", (ticket,))
@@ -217,4 +232,4 @@ def check_code(
         left = policy.max_checks - checks - 1
         raise InvalidCode(f"验证码错误，还可尝试{left}次" if left > 0 else "验证码错误次数过多，请重新获取")
     conn.execute("update hub.verification_code set used_at = %s where ticket = %s", (now, ticket))
-    return Challenge(ticket, purpose, binding, method)
+    return Challenge(ticket, purpose, payloads.open_binding(conn, ticket, envelope, plain), method)

@@ -1,6 +1,7 @@
 """Ready-made demo accounts for every role, printed by ``hub demo``.
 
-Idempotent: a second run finds the accounts and prints the same logins and passwords. SMS codes are not
+Idempotent: a second run finds the accounts and clients and prints the same logins and passwords; a demo
+client the security administrator disabled stays disabled (and is listed as such). SMS codes are not
 printed here: in the embedded mode every message is appended to ``var/sms/outbox.jsonl``.
 """
 
@@ -84,9 +85,17 @@ def _staff(
         )
 
 
-def _client(conn: psycopg.Connection[Any], client_id: str, **kwargs: Any) -> None:
-    if clients.get(conn, client_id) is None:
+def _client(conn: psycopg.Connection[Any], client_id: str, **kwargs: Any) -> str:
+    """Register a demo client unless it exists; its status. An existing one, even disabled by the security
+    administrator, is left as it is (the listing says so)."""
+    status = clients.status_of(conn, client_id)
+    if status is None:
         clients.register(conn, client_id=client_id, now=datetime.now(UTC), **kwargs)
+        return "active"
+    return status
+
+
+DISABLED_NOTE = "该客户端已被停用，安全管理员可在 /portal/admin/clients 启用"
 
 
 def create_demo_accounts(
@@ -140,7 +149,7 @@ def create_demo_accounts(
         out.append(DemoAccount(label, login, DEMO_PASSWORD, "/auth/login?kind=staff", SMS_HINT))
 
     person_scopes = sorted(subjects.PERSON_SCOPES)
-    _client(
+    kiosk = _client(
         hub_conn,
         "kiosk-demo-01",
         name="自助终端（演示）",
@@ -149,7 +158,7 @@ def create_demo_accounts(
         scopes=person_scopes,
         secret=DEMO_SECRETS["kiosk-demo-01"],
     )
-    _client(
+    hotline = _client(
         hub_conn,
         "hotline-12333",
         name="12333热线系统（演示）",
@@ -158,7 +167,7 @@ def create_demo_accounts(
         scopes=[s for s in person_scopes if s != "card:read"],
         secret=DEMO_SECRETS["hotline-12333"],
     )
-    _client(
+    app = _client(
         hub_conn,
         "app-12333",
         name="掌上12333",
@@ -178,16 +187,28 @@ def create_demo_accounts(
         redirect_uris=[PORTAL_REDIRECT],
         secret=DEMO_SECRETS["portal"],
     )
+
+    def note(status: str, text: str = "") -> str:
+        return text if status == "active" else "；".join(t for t in (text, DISABLED_NOTE) if t)
+
     out.append(
         DemoAccount(
-            "自助终端客户端", "kiosk-demo-01", DEMO_SECRETS["kiosk-demo-01"], "POST /oauth/token client_credentials"
+            "自助终端客户端",
+            "kiosk-demo-01",
+            DEMO_SECRETS["kiosk-demo-01"],
+            "POST /oauth/token client_credentials",
+            note(kiosk),
         )
     )
     out.append(
         DemoAccount(
-            "12333热线客户端", "hotline-12333", DEMO_SECRETS["hotline-12333"], "POST /oauth/token client_credentials"
+            "12333热线客户端",
+            "hotline-12333",
+            DEMO_SECRETS["hotline-12333"],
+            "POST /oauth/token client_credentials",
+            note(hotline),
         )
     )
-    out.append(DemoAccount("掌上12333（公开客户端）", "app-12333", "", "授权码 + PKCE(S256)", APP_REDIRECT))
+    out.append(DemoAccount("掌上12333（公开客户端）", "app-12333", "", "授权码 + PKCE(S256)", note(app, APP_REDIRECT)))
     hub_conn.commit()
     return out

@@ -103,3 +103,29 @@ class Conflict(IdentityError):
     type = "conflict"
     title = "账号已存在"
     status = 409
+
+
+class WrongCurrentPassword(IdentityError):
+    """A password change with a wrong current password, or while the account is locked: the same reply."""
+
+    type = "wrong-password"
+    title = "当前密码不正确"
+    status = 400
+
+
+class SamePassword(WeakPassword):
+    """The new password is the current one."""
+
+    def __init__(self) -> None:
+        super().__init__("新密码不能与当前密码相同")
+
+
+class TemporaryPasswordExpired(IdentityError):
+    """The right administrator-issued password, after its validity ran out."""
+
+    type = "temporary-password-expired"
+    title = "临时密码已过期"
+    status = 401
+
+    def __init__(self) -> None:
+        super().__init__("管理员设置的临时密码已过期，请联系管理员重新设置密码")

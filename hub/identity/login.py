@@ -20,7 +20,14 @@ from hub.audit import sync_writer as audit
 from hub.identity import accounts, captcha_store, codes, core_lookup, documents, lockout
 from hub.identity.config import IdentityConfig
 from hub.identity.crypto import unseal
-from hub.identity.errors import IdentityError, InvalidCode, InvalidCredentials, NoPhoneOnRecord, NotFound
+from hub.identity.errors import (
+    IdentityError,
+    InvalidCode,
+    InvalidCredentials,
+    NoPhoneOnRecord,
+    NotFound,
+    TemporaryPasswordExpired,
+)
 from hub.identity.passwords import DUMMY_HASH, verify_password
 from hub.messaging import outbox
 
@@ -56,6 +63,7 @@ class LoggedIn:
     account: accounts.Account
     auth_methods: tuple[str, ...]
     password_change_due: bool
+    password_must_change: bool = False  # an administrator issued the password: only the change page is open
 
 
 def resolve(
@@ -86,15 +94,18 @@ def _event(
     )
 
 
-def _fail(
+def fail_password_check(
     conn: psycopg.Connection[Any],
     cfg: IdentityConfig,
     account: accounts.Account,
     source: str,
     now: datetime,
     result: str = "failed",
+    action: str = "auth.login",
 ) -> InvalidCredentials:
-    _event(conn, "auth.login", result, account, source, now)
+    """Record one failed password check (a login, or a password change's current password) toward the
+    lockout, with the lock's audit record and SMS notice when this failure locks the account. Commits."""
+    _event(conn, action, result, account, source, now)
     locked_now = lockout.record_failure(conn, cfg.lockout, account.id, source, now)
     if locked_now:
         _event(conn, "auth.lockout", "locked", account, source, now)
@@ -122,7 +133,8 @@ def check_password(
     now: datetime,
 ) -> accounts.Account:
     """The first factor. Raises InvalidCredentials for an unknown login, a wrong password, a disabled or
-    locked account alike (the same reply, about the same time). Commits the failure counts."""
+    locked account alike (the same reply, about the same time); TemporaryPasswordExpired for the right
+    administrator-issued password after its validity. Commits the failure counts."""
     account = resolve(conn, core, cfg, creds)
     if account is None:
         verify_password(DUMMY_HASH, creds.password)
@@ -132,7 +144,14 @@ def check_password(
     locked = lockout.is_locked(conn, cfg.lockout, account.id, source, now)
     ok = verify_password(account.password_hash, creds.password)
     if locked or not ok or not account.active:
-        raise _fail(conn, cfg, account, source, now, "locked" if locked else "failed" if account.active else "disabled")
+        raise fail_password_check(
+            conn, cfg, account, source, now, "locked" if locked else "failed" if account.active else "disabled"
+        )
+    if account.temporary_password_expired(now):
+        # The right password, past its validity: not a failure toward the lockout, but no way in either.
+        _event(conn, "auth.login", "temporary_expired", account, source, now)
+        conn.commit()
+        raise TemporaryPasswordExpired()
     return account
 
 
@@ -206,12 +225,18 @@ def complete_login(
         _event(conn, "auth.login", "code_failed", account, source, now)
         conn.commit()
         raise
+    if account.temporary_password_expired(now):  # it ran out between the two steps
+        _event(conn, "auth.login", "temporary_expired", account, source, now)
+        conn.commit()
+        raise TemporaryPasswordExpired()
     lockout.record_success(conn, account.id, source)
     _event(conn, "auth.login", "ok", account, source, now)
     conn.commit()
     second = "otp" if challenge.method == "totp" else "sms"
     methods = ("pwd", "captcha", second) if account.kind is SubjectKind.UNIT_OPERATOR else ("pwd", second)
-    return LoggedIn(account, methods, cfg.passwords.change_due(account.password_changed_at, now))
+    return LoggedIn(
+        account, methods, cfg.passwords.change_due(account.password_changed_at, now), account.password_must_change
+    )
 
 
 def start_unlock(

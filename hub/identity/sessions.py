@@ -33,6 +33,9 @@ class Session:
     created: float
     last_seen: float
     generation: int = 0  # the account's session generation when it was opened (see revoke_account)
+    # Opened with an administrator-issued password: only the password change page is open to it
+    # (``gateway.identity.deps``) until the change lifts the restriction (``keep_after_change``).
+    restricted: bool = False
 
     def live(self, policy: SessionPolicy, now: datetime) -> bool:
         t = now.timestamp()
@@ -78,28 +81,30 @@ def subject_from_dict(d: dict[str, Any]) -> Subject:
 
 
 def encode(session: Session) -> str:
-    return json.dumps(
-        {"s": subject_to_dict(session.subject), "c": session.created, "l": session.last_seen, "g": session.generation}
-    )
+    d = {"s": subject_to_dict(session.subject), "c": session.created, "l": session.last_seen, "g": session.generation}
+    if session.restricted:
+        d["r"] = True
+    return json.dumps(d)
 
 
 def decode(raw: str | bytes) -> Session:
     d = json.loads(raw)
-    return Session(subject_from_dict(d["s"]), float(d["c"]), float(d["l"]), int(d.get("g", 0)))
+    return Session(subject_from_dict(d["s"]), float(d["c"]), float(d["l"]), int(d.get("g", 0)), bool(d.get("r")))
 
 
 def ttl_seconds(policy: SessionPolicy) -> int:
     return int(policy.idle.total_seconds())
 
 
-def create(r: redis.Redis, policy: SessionPolicy, subject: Subject, now: datetime) -> str:
-    """Store a new session for ``subject``; returns the id for the cookie."""
+def create(r: redis.Redis, policy: SessionPolicy, subject: Subject, now: datetime, *, restricted: bool = False) -> str:
+    """Store a new session for ``subject``; returns the id for the cookie. A ``restricted`` session reaches
+    only the password change page."""
     session_id = secrets.token_urlsafe(32)
     grant = "ps_" + secrets.token_hex(8)
     subject = Subject(**{**subject.__dict__, "grant_id": grant})
     t = now.timestamp()
     generation = int(r.get(generation_key(policy, subject.account_id)) or 0)
-    r.set(key(policy, session_id), encode(Session(subject, t, t, generation)), ex=ttl_seconds(policy))
+    r.set(key(policy, session_id), encode(Session(subject, t, t, generation, restricted)), ex=ttl_seconds(policy))
     return session_id
 
 
@@ -121,3 +126,17 @@ def revoke_account(r: redis.Redis, policy: SessionPolicy, account_id: str) -> No
 
 def revoked(session: Session, current_generation: bytes | str | None) -> bool:
     return session.generation < int(current_generation or 0)
+
+
+def keep_after_change(r: redis.Redis, policy: SessionPolicy, session_id: str, now: datetime) -> bool:
+    """After ``revoke_account`` for a password change: bring the session that made the change into the new
+    generation (it stays open, every other one ends) and lift its restriction. False if it is gone."""
+    k = key(policy, session_id)
+    raw = r.get(k)
+    if raw is None:
+        return False
+    session = decode(raw)
+    generation = int(r.get(generation_key(policy, session.subject.account_id)) or 0)
+    kept = Session(session.subject, session.created, now.timestamp(), generation, False)
+    r.set(k, encode(kept), ex=ttl_seconds(policy))
+    return True

@@ -6,13 +6,12 @@ business change that caused it committed. The sms worker (``sms/``) picks messag
 
 from __future__ import annotations
 
-import json
 from enum import IntEnum, StrEnum
 from typing import Any
 
 import psycopg
 
-from hub.messaging import templates
+from hub.messaging import sealed, templates
 
 
 class Priority(IntEnum):
@@ -54,38 +53,44 @@ def enqueue(
 ) -> int:
     """Store a message for ``to`` (a mobile number) in state ``created``; returns its id. Never commits.
 
+    The number and the personalisation are sealed (``hub.messaging.sealed``): only the worker opens them.
     Raises ``templates.TemplateError`` for an unknown template or a missing field. ``requester_ip`` (the
     client that asked for a code) feeds the per-IP limit; a non-``mandatory`` message honours opt-outs.
     """
     templates.get(template).render(personalisation)
-    row = conn.execute(
-        "insert into hub.sms_message (recipient, template, personalisation, priority, purpose, reference, "
-        "requester_ip, mandatory) values (%s, %s, %s::jsonb, %s, %s, %s, %s, %s) returning id",
+    keyring = sealed.for_writing(conn)
+    (message_id,) = sealed.next_ids(conn, 1)
+    conn.execute(
+        "insert into hub.sms_message (id, recipient_enc, recipient_bidx, recipient_pidx, personalisation_enc, "
+        "template, priority, purpose, reference, requester_ip, mandatory) "
+        "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
-            to,
+            message_id,
+            *sealed.seal(keyring, message_id, to, personalisation),
             template,
-            json.dumps(personalisation, ensure_ascii=False),
             int(priority),
             purpose,
             reference,
             requester_ip,
             mandatory,
         ),
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
+    )
+    return message_id
 
 
 def opt_out(conn: psycopg.Connection[Any], to: str, source: str) -> None:
     """Record that ``to`` refuses non-mandatory messages (e.g. replied R). Never commits."""
     conn.execute(
-        "insert into hub.sms_opt_out (recipient, source) values (%s, %s) on conflict (recipient) do nothing",
-        (to, source),
+        "insert into hub.sms_opt_out_bidx (recipient_bidx, source) values (%s, %s) on conflict do nothing",
+        (sealed.number_index(sealed.for_writing(conn), to), source),
     )
 
 
 def opt_in(conn: psycopg.Connection[Any], to: str) -> None:
-    conn.execute("delete from hub.sms_opt_out where recipient = %s", (to,))
+    conn.execute(
+        "delete from hub.sms_opt_out_bidx where recipient_bidx = %s",
+        (sealed.number_index(sealed.for_writing(conn), to),),
+    )
 
 
 def status(conn: psycopg.Connection[Any], message_id: int) -> Status | None:

@@ -11,6 +11,12 @@ objection: nothing is written.
 States: 已提交 (submitted) → 已受理 (accepted: the agency agrees and asks the core to correct) → 已更正
 (corrected, once the core did) | 不予更正 (rejected, with the reason). The person gets a push notice on
 the answer and on the correction. Staff see only objections of their 统筹区. Functions never commit.
+
+已更正 is normally detected, not typed: at acceptance the objected record's fingerprint in the query store is
+kept, and ``hub.persons.objection_feed`` closes the objection when the sync carries a change of that record
+(``corrected_by = 'feed'``, with the change's position). Staff may still record it by hand (``'staff'``,
+audited) — the fallback when the core corrected something the fingerprint does not cover, or before the
+feed pass has run.
 """
 
 from __future__ import annotations
@@ -227,9 +233,12 @@ def answer(
     now: datetime,
     phone: str | None = None,
     push: PushSettings | None = None,
+    store: psycopg.Connection[Any] | None = None,
 ) -> dict[str, Any]:
-    """Staff accept (the core will correct), reject (with a reason) or record the correction. The person
-    is notified through push. Raises NotFound, IllegalAnswer, ValidationFailed. Never commits."""
+    """Staff accept (the core will correct), reject (with a reason) or record the correction by hand. The
+    person is notified through push. An acceptance with ``store`` (the query store) keeps the objected
+    record's fingerprint, from which the feed pass detects the correction. Raises NotFound, IllegalAnswer,
+    ValidationFailed. Never commits."""
     found, _ = get_for_staff(hub, staff, objection_id, for_update=True)
     try:
         wanted = ObjectionStatus(target)
@@ -242,29 +251,45 @@ def answer(
         raise ValidationFailed(f"答复不能超过{MAX_STATEMENT}个字")
     if wanted is ObjectionStatus.REJECTED and not reply:
         raise ValidationFailed("不予更正时请填写原因")
-    repo.answer_objection(hub, objection_id, wanted, reply or None, staff.account_id, now)
+    digest = repo.record_digest(store, found) if wanted is ObjectionStatus.ACCEPTED and store is not None else None
+    repo.answer_objection(hub, objection_id, wanted, reply or None, staff.account_id, now, record_digest=digest)
     audit.event(hub, f"objection.{wanted.value}", "ok", at=now, actor_kind="staff", actor=staff.account_id,
                 target_type="objection", target_id=str(objection_id), purpose=AUDIT_PURPOSE,
                 client_id=staff.client_id, channel=staff.channel.value)  # fmt: skip
     if push is not None:
-        outcome = {"accepted": "已受理，经核实将予以更正", "corrected": "记录已更正", "rejected": "不予更正"}[wanted]
-        notify(
-            hub,
-            Notice(
-                source_key=f"objection:{objection_id}:{wanted.value}",
-                person_id=int(found["person_id"]),
-                kind=MessageKind.BUSINESS,
-                title=f"{BUSINESS}答复",
-                body=f"您提交的{BUSINESS}（受理号{found['reference']}）{outcome}。"
-                + (f"答复：{reply}" if reply else ""),
-                sms_template="business_done",
-                personalisation={"business": BUSINESS, "reference": str(found["reference"]), "result": outcome},
-                link=f"/portal/me/objections/{objection_id}",
-            ),
-            phone=phone,
-            now=now,
-            settings=push,
-        )
+        notify_answer(hub, found, wanted, reply, phone=phone, push=push, now=now)
     updated = repo.objection(hub, objection_id)
     assert updated is not None
     return updated
+
+
+def notify_answer(
+    hub: psycopg.Connection[Any],
+    found: dict[str, Any],
+    status: ObjectionStatus,
+    reply: str,
+    *,
+    phone: str | None,
+    push: PushSettings,
+    now: datetime,
+) -> None:
+    """The push notice of an answer or of the correction: once per objection and state (its source key), so
+    a correction seen by the feed and then recorded by hand, or seen twice, notifies once."""
+    outcome = {"accepted": "已受理，经核实将予以更正", "corrected": "记录已更正", "rejected": "不予更正"}[status]
+    objection_id = int(found["id"])
+    notify(
+        hub,
+        Notice(
+            source_key=f"objection:{objection_id}:{status.value}",
+            person_id=int(found["person_id"]),
+            kind=MessageKind.BUSINESS,
+            title=f"{BUSINESS}答复",
+            body=f"您提交的{BUSINESS}（受理号{found['reference']}）{outcome}。" + (f"答复：{reply}" if reply else ""),
+            sms_template="business_done",
+            personalisation={"business": BUSINESS, "reference": str(found["reference"]), "result": outcome},
+            link=f"/portal/me/objections/{objection_id}",
+        ),
+        phone=phone,
+        now=now,
+        settings=push,
+    )

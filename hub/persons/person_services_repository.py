@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from hub.crypto import columns
+from hub.crypto import columns, payloads
 from hub.rules.params import ParamRow
 
 NATIONAL = "000000"  # region_code of national parameter rows (sync.models.PARAMETERS)
@@ -131,46 +131,65 @@ def certifications(hub: psycopg.Connection[Any], person_id: int, limit: int = 10
 
 # 关系转移接续 ------------------------------------------------------------------------------------------
 
+# The 联系电话 is sealed to the row (``contact_phone_enc``, ``hub.crypto.payloads``); ``contact_phone`` is the
+# previous release's plaintext, null once sealed. Rows come back with ``contact_phone`` opened.
 TRANSFER_COLUMNS = (
     "id, reference, person_id, region_code, direction, other_region_code, other_region_name, other_scheme, "
-    "other_agency, reason, contact_phone, status, refusal_reason, created_at, updated_at"
+    "other_agency, reason, contact_phone, contact_phone_enc, status, refusal_reason, created_at, updated_at"
 )
 
 
+def _transfer_row(hub: psycopg.Connection[Any], row: Row) -> Row:
+    envelope = row.pop("contact_phone_enc")
+    row["contact_phone"] = payloads.open_value(
+        hub, payloads.TRANSFER_CONTACT_PHONE, row["id"], envelope, row["contact_phone"]
+    )
+    return row
+
+
 def insert_transfer(hub: psycopg.Connection[Any], **values: Any) -> int:
+    found = hub.execute("select nextval(pg_get_serial_sequence('hub.person_transfer', 'id'))").fetchone()
+    assert found is not None
+    transfer_id = int(found[0])
+    phone = values.pop("contact_phone", None)
+    values |= {
+        "id": transfer_id,
+        "contact_phone_enc": payloads.seal_value(hub, payloads.TRANSFER_CONTACT_PHONE, transfer_id, phone),
+    }
     columns = list(values)
-    row = hub.execute(
-        f"insert into hub.person_transfer ({', '.join(columns)}) values ({', '.join(['%s'] * len(columns))}) "
-        "returning id",
+    hub.execute(
+        f"insert into hub.person_transfer ({', '.join(columns)}) values ({', '.join(['%s'] * len(columns))})",
         list(values.values()),
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
+    )
+    return transfer_id
 
 
 def transfer(hub: psycopg.Connection[Any], transfer_id: int, *, for_update: bool = False) -> Row | None:
     cur = hub.cursor(row_factory=dict_row)
     lock = " for update" if for_update else ""
-    return cur.execute(
+    row = cur.execute(
         f"select {TRANSFER_COLUMNS} from hub.person_transfer where id = %s{lock}", (transfer_id,)
     ).fetchone()
+    return _transfer_row(hub, row) if row is not None else None
 
 
 def transfers_of_person(hub: psycopg.Connection[Any], person_id: int) -> list[Row]:
     cur = hub.cursor(row_factory=dict_row)
-    return cur.execute(
+    rows = cur.execute(
         f"select {TRANSFER_COLUMNS} from hub.person_transfer where person_id = %s order by created_at desc, id desc",
         (person_id,),
     ).fetchall()
+    return [_transfer_row(hub, r) for r in rows]
 
 
 def transfers_of_regions(hub: psycopg.Connection[Any], regions: list[str], open_only: bool) -> list[Row]:
     cur = hub.cursor(row_factory=dict_row)
-    return cur.execute(
+    rows = cur.execute(
         f"select {TRANSFER_COLUMNS} from hub.person_transfer where region_code = any(%s) "
         "and (not %s or status not in ('completed', 'refused')) order by created_at, id limit 500",
         (regions, open_only),
     ).fetchall()
+    return [_transfer_row(hub, r) for r in rows]
 
 
 def set_transfer_status(
@@ -206,7 +225,7 @@ def transfer_events(hub: psycopg.Connection[Any], transfer_id: int) -> list[Row]
 
 OBJECTION_COLUMNS = (
     "id, reference, person_id, region_code, target, year, month, insurance, account, statement, status, "
-    "answer, answered_by, answered_at, corrected_at, created_at"
+    "answer, answered_by, answered_at, corrected_at, created_at, corrected_by, corrected_event, corrected_snapshot"
 )
 
 
@@ -273,10 +292,75 @@ def objection_file(hub: psycopg.Connection[Any], objection_id: int, file_id: int
 
 
 def answer_objection(
-    hub: psycopg.Connection[Any], objection_id: int, status: str, answer: str | None, staff: str, now: datetime
+    hub: psycopg.Connection[Any],
+    objection_id: int,
+    status: str,
+    answer: str | None,
+    staff: str,
+    now: datetime,
+    *,
+    record_digest: str | None = None,
 ) -> None:
+    """Staff's answer; a correction recorded here is ``corrected_by = 'staff'`` (the manual fallback)."""
     hub.execute(
-        "update hub.record_objection set status = %s, answer = coalesce(%s, answer), answered_by = %s, "
-        "answered_at = %s, corrected_at = case when %s = 'corrected' then %s else corrected_at end where id = %s",
-        (status, answer, staff, now, status, now, objection_id),
+        "update hub.record_objection set status = %(s)s, answer = coalesce(%(a)s, answer), answered_by = %(by)s, "
+        "answered_at = %(now)s, corrected_at = case when %(s)s = 'corrected' then %(now)s else corrected_at end, "
+        "corrected_by = case when %(s)s = 'corrected' then 'staff' else corrected_by end, "
+        "record_digest = coalesce(%(d)s, record_digest) where id = %(id)s",
+        {"s": status, "a": answer, "by": staff, "now": now, "d": record_digest, "id": objection_id},
     )
+
+
+# The objected record as the query store shows it, fingerprinted (every column of the read model but its key,
+# listed, so that a column added to the model later does not look like a change of every record).
+_CONTRIBUTION_DIGEST = (
+    "select md5(coalesce(string_agg(row(detail_id, unit_id, kind, declared_wage, base, unit_amount, "
+    "personal_amount, to_account, real_account, paid, paid_on)::text, ';' order by detail_id), '')) "
+    "from contribution_month where person_id = %s and period = %s and insurance = %s"
+)
+_ACCOUNT_DIGEST = (
+    "select md5(coalesce(string_agg(row(opening, credited, interest, closing, rate)::text, ';'), '')) "
+    "from account_year where person_id = %s and year = %s and account = %s"
+)
+
+
+def record_digest(store: psycopg.Connection[Any], objection: Row) -> str:
+    """The fingerprint of the record ``objection`` is about (a contribution month of one 险种, or an account
+    year) in the query store now; a record with no rows has the fingerprint of the empty text."""
+    person_id, year = int(objection["person_id"]), int(objection["year"])
+    if objection["target"] == "contribution":
+        args: tuple[Any, ...] = (person_id, year * 100 + int(objection["month"]), objection["insurance"])
+        row = store.execute(_CONTRIBUTION_DIGEST, args).fetchone()
+    else:
+        row = store.execute(_ACCOUNT_DIGEST, (person_id, year, objection["account"])).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def accepted_objections(hub: psycopg.Connection[Any], person_ids: list[int] | None) -> list[Row]:
+    """The accepted (not yet corrected) objections of ``person_ids`` (None: of everyone), locked."""
+    cur = hub.cursor(row_factory=dict_row)
+    return cur.execute(
+        f"select {OBJECTION_COLUMNS}, record_digest from hub.record_objection where status = 'accepted' "
+        "and (%s::bigint[] is null or person_id = any(%s::bigint[])) order by id for update",
+        (person_ids, person_ids),
+    ).fetchall()
+
+
+def set_record_digest(hub: psycopg.Connection[Any], objection_id: int, digest: str) -> None:
+    hub.execute(
+        "update hub.record_objection set record_digest = %s where id = %s and record_digest is null",
+        (digest, objection_id),
+    )
+
+
+def correct_from_feed(
+    hub: psycopg.Connection[Any], objection_id: int, now: datetime, event_id: int, snapshot: str
+) -> bool:
+    """Move an accepted objection to ``corrected`` as seen in the change feed; False if it was not accepted."""
+    cur = hub.execute(
+        "update hub.record_objection set status = 'corrected', corrected_at = %s, corrected_by = 'feed', "
+        "corrected_event = %s, corrected_snapshot = %s where id = %s and status = 'accepted'",
+        (now, event_id, snapshot, objection_id),
+    )
+    return cur.rowcount == 1

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from psycopg.rows import dict_row
+from psycopg.types.numeric import Int8
 
 from hub.access.rules import PersonFacts
 from hub.crypto.columns import reveal_async
@@ -32,6 +33,40 @@ async def facts_many(conn: ReadConnection, person_ids: Sequence[int]) -> dict[in
         r["person_id"]: PersonFacts(r["person_id"], r["region_code"], frozenset(u for u in r["unit_ids"] if u))
         for r in rows
     }
+
+
+# The overview row with the units on whose roster the person is: ownership facts and data in one query
+# (``hub.access.consistency.PendingRead.once`` adds the position to it).
+OVERVIEW_WITH_FACTS = (
+    "select p.*, coalesce((select array_agg(distinct r.unit_id) from unit_roster r where r.person_id = p.person_id), "
+    "'{}') as roster_unit_ids from person_overview p where p.person_id = %(person)s"
+)
+
+# The same for several persons (``persons``: a bigint array), for the batch of a DataLoader.
+OVERVIEWS_WITH_FACTS = (
+    "select p.*, coalesce((select array_agg(distinct r.unit_id) from unit_roster r where r.person_id = p.person_id), "
+    "'{}') as roster_unit_ids from person_overview p where p.person_id = any(%(persons)s)"
+)
+
+
+def overview_with_facts(person_ids: Sequence[int]) -> tuple[str, dict[str, Any]]:
+    """The query and parameters reading these persons' overview rows with their facts. Ids are sent as
+    int8, so each statement is prepared once whatever the ids' size (psycopg picks int2/4/8 by value)."""
+    if len(person_ids) == 1:
+        return OVERVIEW_WITH_FACTS, {"person": Int8(person_ids[0])}
+    return OVERVIEWS_WITH_FACTS, {"persons": [Int8(p) for p in person_ids]}
+
+
+def overview_facts(row: Row) -> PersonFacts:
+    """The facts of an ``OVERVIEW_WITH_FACTS`` row, taken out of it (the rest is the overview row)."""
+    units = row.pop("roster_unit_ids")
+    return PersonFacts(row["person_id"], row["region_code"], frozenset(u for u in units if u))
+
+
+async def reveal_overview(conn: ReadConnection, row: Row) -> Row:
+    """Decrypt an overview row read elsewhere (ID number and phone are stored encrypted), in place."""
+    await reveal_async(conn, "person_overview", [row])
+    return row
 
 
 async def overview_many(conn: ReadConnection, person_ids: Sequence[int]) -> dict[int, Row]:

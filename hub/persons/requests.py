@@ -19,6 +19,7 @@ failure count (as the identity services do) before raising.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -157,7 +158,10 @@ class PersonRequest:
         """What was asked, with a phone number masked."""
         phone = self.payload.get("phone")
         if self.type in PHONE_TYPES and phone:
-            return f"新手机号码 {mask_phone(str(phone))}"
+            also = [
+                label for key, label in (("address", "通讯地址"), ("postal_code", "邮政编码")) if key in self.payload
+            ]
+            return f"新手机号码 {mask_phone(str(phone))}" + (f"，并变更{'、'.join(also)}" if also else "")
         return "挂失社会保障卡" if self.type is RequestType.CARD_LOSS else "解除社会保障卡挂失"
 
 
@@ -231,6 +235,54 @@ def _mobile(phone: str) -> str:
     if not core_lookup.is_mobile(number):
         raise ValidationFailed("请输入正确的11位手机号码")
     return number
+
+
+ADDRESS_MAX = 100  # characters (the core's ac01.address is varchar(100))
+# Control characters, format characters (bidi overrides, zero-width), surrogates and line/paragraph separators.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def _field(name: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, errors=[{"field": name, "message": message}])
+
+
+def contact_address(address: str | None) -> str | None:
+    """通讯地址 as stored: NFKC-normalised (full-width digits and letters as half-width, the form the sealed
+    read model keeps, so what the person typed comes back unchanged), trimmed, at most ``ADDRESS_MAX``
+    characters (a rare character such as 𠮷 is one); empty means not given. Control characters are refused."""
+    if address is None:
+        return None
+    text = unicodedata.normalize("NFKC", address).strip()
+    if not text:
+        return None
+    if any(unicodedata.category(ch) in _REFUSED_CATEGORIES for ch in text):
+        raise _field("address", "通讯地址不能含有换行、制表符等控制字符")
+    if len(text) > ADDRESS_MAX:
+        raise _field("address", f"通讯地址不能超过{ADDRESS_MAX}个字")
+    return text
+
+
+def postal_code(code: str | None) -> str | None:
+    """邮政编码: DOMAIN.md is silent, so the rule is six digits (a leading 0 is valid: 010000 is 呼和浩特);
+    empty means not given."""
+    if code is None or not code.strip():
+        return None
+    text = code.strip()
+    if not (len(text) == 6 and text.isascii() and text.isdigit()):
+        raise _field("postal_code", "邮政编码应为6位数字")
+    return text
+
+
+def contact_payload(phone: str, address: str | None = None, postal: str | None = None) -> dict[str, Any]:
+    """The request's content: the number, and the address and postal code only when given (so a request made
+    before they existed compares equal to the same request now)."""
+    payload: dict[str, Any] = {"phone": _mobile(phone)}
+    checked_address, checked_postal = contact_address(address), postal_code(postal)
+    if checked_address is not None:
+        payload["address"] = checked_address
+    if checked_postal is not None:
+        payload["postal_code"] = checked_postal
+    return payload
 
 
 def phone_binding(person_id: int, phone: str, *extra: str) -> str:
@@ -398,11 +450,14 @@ def change_contact(
     idempotency_key: str,
     source: str,
     now: datetime,
+    address: str | None = None,
+    postal: str | None = None,
 ) -> PersonRequest:
-    """联系方式变更: the new mobile number, confirmed by the code sent to it and the login password."""
+    """联系方式变更: the new mobile number, confirmed by the code sent to it and the login password, with an
+    optional 通讯地址 and 邮政编码. Every field is checked before the code or the password is."""
     person_id = _me(subject)
-    number = _mobile(phone)
-    payload = {"phone": number}
+    payload = contact_payload(phone, address, postal)
+    number = str(payload["phone"])
     found = _existing(conn, person_id, _key(idempotency_key), RequestType.CONTACT_CHANGE, payload)
     if found is not None:
         return found  # a resubmission: the code was used by the first one

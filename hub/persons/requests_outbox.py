@@ -1,27 +1,28 @@
 """The person requests' outbox: submitted requests sent to the core's command API, answers recorded.
 
-It uses the declaration outbox's client and retry policy (``hub.declarations.outbox``: the same command
-API, idempotent by command id, the same settings ``HUB_DECLARATIONS__…``) and runs beside it in
-``hub declarations run``. A claim marks the request ``sent`` with a lease; a transport failure or a 5xx
-is retried with doubling delays and never given up (only the core's answer ends a request); a request
-whose worker died after the core applied it is claimed again once the lease has passed, and the core
-answers the recorded outcome. Recording is guarded by the ``sent`` state, so it happens once. When the
-core applied a new mobile number, the person's login phone follows in the recording transaction.
+It uses the declaration outbox's client (``hub.declarations.outbox``: the same command API, idempotent by
+command id, the same settings ``HUB_DECLARATIONS__…``) and their shared retry policy (``hub.outbox_retry``)
+and runs beside it in ``hub declarations run``. A claim marks the request ``sent`` with a lease; a
+transport failure or a 5xx is retried with doubling delays and never given up (only the core's answer
+ends a request); a request whose worker died after the core applied it is claimed again once the lease
+has passed, and the core answers the recorded outcome. Recording is guarded by the ``sent`` state, so it
+happens once. When the core applied a new mobile number, the person's login phone follows in the
+recording transaction.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
+from hub import outbox_retry as retry
 from hub import pg
 from hub.declarations.config import DeclarationSettings
-from hub.declarations.outbox import CoreClient, Refused, Reply, TransportError, backoff
+from hub.declarations.outbox import CoreClient
 from hub.identity import accounts
 from hub.persons import requests_repo as repo
 from hub.persons.requests import CORE_TYPES, PHONE_TYPES, SYSTEM, RequestType, Status, record_transition
@@ -37,6 +38,9 @@ def body(due: repo.Due) -> dict[str, Any]:
     payload: dict[str, Any] = {"person_id": due.person_id}
     if kind in PHONE_TYPES:
         payload["phone"] = due.payload["phone"]
+        for optional in ("address", "postal_code"):  # 联系方式变更 only, when the person gave them
+            if optional in due.payload:
+                payload[optional] = due.payload[optional]
     return {
         "command_id": str(due.command_id),
         "type": CORE_TYPES[kind],
@@ -69,16 +73,12 @@ class PersonOutbox:
 
     def claim(self) -> list[repo.Due]:
         conn = self.hub
-        try:
+        with conn.transaction():  # committed, or rolled back on any exception
             claimed = repo.claim(conn, self.settings.batch, self.settings.lease_seconds)
             at = datetime.now(UTC)
             for due in claimed:
                 if due.was == Status.SUBMITTED.value:
                     record_transition(conn, due.id, Status.SUBMITTED, Status.SENT, SYSTEM, at)
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
         return claimed
 
     def step(self) -> int:
@@ -89,20 +89,22 @@ class PersonOutbox:
         return len(claimed)
 
     def process(self, due: repo.Due) -> None:
-        try:
-            reply = self.client.send(body(due))
-        except TransportError as exc:
-            delay = backoff(self.settings, due.attempts)
-            log.warning("person request %s attempt %d failed (%s); retry in %.1f s", due.id, due.attempts, exc, delay)
-            with self.hub.transaction():
-                repo.retry_later(self.hub, due.id, due.attempts, delay, str(exc))
-            return
-        except Refused as exc:
-            log.error("person request %s refused by the core API: %s", due.id, exc)
-            reply = Reply("failed", "核心系统拒绝了该请求，请联系经办机构", {}, None, False)
-        self.record(due, reply)
+        reply = retry.send_or_retry(
+            lambda: self.client.send(body(due)),
+            settings=self.settings,
+            attempts=due.attempts,
+            retry_later=lambda delay, error: self._retry_later(due, delay, error),
+            what=f"person request {due.id}",
+            refused_reason="核心系统拒绝了该请求，请联系经办机构",
+        )
+        if reply is not None:
+            self.record(due, reply)
 
-    def record(self, due: repo.Due, reply: Reply) -> bool:
+    def _retry_later(self, due: repo.Due, delay: float, error: str) -> None:
+        with self.hub.transaction():
+            repo.retry_later(self.hub, due.id, due.attempts, delay, error)
+
+    def record(self, due: repo.Due, reply: retry.Reply) -> bool:
         """Record the core's answer once; False when another worker already recorded it."""
         conn = self.hub
         applied = reply.status == "applied"
@@ -130,23 +132,9 @@ class PersonOutbox:
 
     def run(self, stop: threading.Event) -> None:
         """Send until ``stop`` is set; a database or network fault is logged and retried."""
-        log.info("person request outbox started")
-        while not stop.is_set():
-            try:
-                busy = self.step()
-            except Exception as exc:  # report the kind only (values may be personal), retry
-                log.error("person request round failed: %s", type(exc).__name__)
-                self.close()
-                stop.wait(self.settings.backoff_min_seconds)
-                busy = 0
-            if not busy:
-                stop.wait(self.settings.idle_wait_seconds)
-        self.close()
-        log.info("person request outbox stopped")
+        retry.run_rounds(self.step, self.close, stop, self.settings, "person request outbox")
 
 
 def wait_idle(worker: PersonOutbox, timeout: float = 10.0) -> None:
     """Run rounds until nothing is due (tests and the demo)."""
-    deadline = time.monotonic() + timeout
-    while worker.step() and time.monotonic() < deadline:
-        pass
+    retry.wait_idle(worker.step, timeout)

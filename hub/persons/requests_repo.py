@@ -14,6 +14,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from hub.crypto import payloads
+
 
 @dataclass(frozen=True)
 class Row:
@@ -58,14 +60,18 @@ class Due:
     business_date: date
 
 
+# The payload is sealed (``payload_enc``, ``hub.crypto.payloads``); ``payload`` is the previous release's
+# plaintext, null once the data step has sealed it. Rows come back with the payload opened.
 _COLUMNS = (
-    "id, reference, person_id, type, payload, status, channel, actor_kind, actor, reason, core_result, "
+    "id, reference, person_id, type, payload_enc, payload, status, channel, actor_kind, actor, reason, core_result, "
     "created_at, updated_at, finished_at"
 )
 
 
-def _row(r: tuple[Any, ...]) -> Row:
-    return Row(*r)
+def _row(conn: psycopg.Connection[Any], r: tuple[Any, ...]) -> Row:
+    request_id, reference, person_id, type_, envelope, plain, *rest = r
+    payload = payloads.opened(conn, payloads.PERSON_REQUEST, request_id, envelope, plain)
+    return Row(request_id, reference, person_id, type_, payload, *rest)
 
 
 def insert(
@@ -82,18 +88,23 @@ def insert(
     at: datetime,
 ) -> int | None:
     """A new submitted request; None when the person already used ``key`` (a concurrent twin)."""
+    found = conn.execute("select nextval('hub.person_request_id_seq')").fetchone()
+    assert found is not None
+    new_id = int(found[0])
     row = conn.execute(
-        "insert into hub.person_request (id, reference, person_id, type, payload, status, idempotency_key, channel, "
-        "actor_kind, actor, evidence, command_id, created_at, updated_at) "
-        "select n, 'GR' || to_char(%(at)s at time zone 'Asia/Shanghai', 'YYYYMMDD') || lpad(n::text, 8, '0'), "
+        "insert into hub.person_request (id, reference, person_id, type, payload_enc, status, idempotency_key, "
+        "channel, actor_kind, actor, evidence, command_id, created_at, updated_at) "
+        "values (%(id)s, 'GR' || to_char(%(at)s at time zone 'Asia/Shanghai', 'YYYYMMDD') "
+        "|| lpad(%(id)s::text, 8, '0'), "
         "%(person)s, %(type)s, %(payload)s, 'submitted', %(key)s, %(channel)s, %(kind)s, %(actor)s, %(evidence)s, "
-        "%(command)s, %(at)s, %(at)s from (select nextval('hub.person_request_id_seq') as n) s "
+        "%(command)s, %(at)s, %(at)s) "
         "on conflict (person_id, idempotency_key) do nothing returning id",
         {
+            "id": new_id,
             "at": at,
             "person": person_id,
             "type": type_,
-            "payload": Jsonb(payload),
+            "payload": payloads.request_envelope(conn, new_id, payload),
             "key": key,
             "channel": channel,
             "kind": actor_kind,
@@ -108,14 +119,14 @@ def insert(
 def fetch(conn: psycopg.Connection[Any], request_id: int, *, lock: bool = False) -> Row | None:
     sql = f"select {_COLUMNS} from hub.person_request where id = %s" + (" for update" if lock else "")
     found = conn.execute(sql, (request_id,)).fetchone()
-    return _row(found) if found else None
+    return _row(conn, found) if found else None
 
 
 def fetch_by_key(conn: psycopg.Connection[Any], person_id: int, key: str) -> Row | None:
     found = conn.execute(
         f"select {_COLUMNS} from hub.person_request where person_id = %s and idempotency_key = %s", (person_id, key)
     ).fetchone()
-    return _row(found) if found else None
+    return _row(conn, found) if found else None
 
 
 def list_for_person(conn: psycopg.Connection[Any], person_id: int, limit: int) -> list[Row]:
@@ -123,7 +134,7 @@ def list_for_person(conn: psycopg.Connection[Any], person_id: int, limit: int) -
         f"select {_COLUMNS} from hub.person_request where person_id = %s order by id desc limit %s",
         (person_id, limit),
     ).fetchall()
-    return [_row(r) for r in rows]
+    return [_row(conn, r) for r in rows]
 
 
 def evidence(conn: psycopg.Connection[Any], request_id: int) -> dict[str, Any]:
@@ -174,13 +185,20 @@ with due as (
 update hub.person_request r set status = 'sent', attempts = r.attempts + 1, updated_at = now(),
     next_attempt_at = now() + make_interval(secs => %(lease)s)
 from due where r.id = due.id
-returning r.id, due.was, r.command_id, r.type, r.person_id, r.payload, r.attempts, r.reference,
+returning r.id, due.was, r.command_id, r.type, r.person_id, r.payload_enc, r.payload, r.attempts, r.reference,
     (r.created_at at time zone 'Asia/Shanghai')::date
 """
 
 
 def claim(conn: psycopg.Connection[Any], n: int, lease_seconds: float) -> list[Due]:
-    return [Due(*r) for r in conn.execute(CLAIM, {"n": n, "lease": lease_seconds}).fetchall()]
+    """Claim due requests; their payloads are opened here, where the outbox builds the command for the core."""
+    claimed = []
+    for request_id, was, command_id, type_, person_id, envelope, plain, *rest in conn.execute(
+        CLAIM, {"n": n, "lease": lease_seconds}
+    ).fetchall():
+        payload = payloads.opened(conn, payloads.PERSON_REQUEST, request_id, envelope, plain)
+        claimed.append(Due(request_id, was, command_id, type_, person_id, payload, *rest))
+    return claimed
 
 
 def retry_later(conn: psycopg.Connection[Any], request_id: int, attempts: int, delay: float, error: str) -> None:
@@ -219,7 +237,8 @@ def status_counts(conn: psycopg.Connection[Any]) -> dict[str, int]:
 def used_code_binding(conn: psycopg.Connection[Any], ticket: str, purpose: str) -> str | None:
     """The binding of an SMS code already consumed (to recognise a resubmission), else None."""
     row = conn.execute(
-        "select binding from hub.verification_code where ticket = %s and purpose = %s and used_at is not null",
+        "select binding_enc, binding from hub.verification_code where ticket = %s and purpose = %s "
+        "and used_at is not null",
         (ticket, purpose),
     ).fetchone()
-    return str(row[0]) if row else None
+    return payloads.open_binding(conn, ticket, row[0], row[1]) if row else None

@@ -38,6 +38,8 @@ class PersonOverviewRead(BaseModel):
     retired: bool | None
     retire_date: date | None
     position_level: str | None
+    address: str | None = Field(None, description="通讯地址（自助终端、热线仅显示省市部分）")
+    postal_code: str | None = Field(None, description="邮政编码（自助终端、热线仅显示前2位）")
 
 
 class InsuranceRead(BaseModel):

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from hub.access import cache, rules
+from hub.access.cache import CachedReadContext
+from hub.access.consistency import PendingRead
 from hub.access.context import ReadContext
 from hub.access.scopes import Scope
 from hub.errors import NotFound, ValidationFailed
@@ -56,30 +58,91 @@ async def _done(ctx: ReadContext, action: str, person_id: int) -> None:
 def _overview(ctx: ReadContext, row: dict[str, Any]) -> PersonOverviewRead:
     m = ctx.mask
     return PersonOverviewRead.model_validate(
-        {**row, "id_number": m.id_number(row["id_number"]), "name": m.name(row["name"]), "phone": m.phone(row["phone"])}
+        {
+            **row,
+            "id_number": m.id_number(row["id_number"]),
+            "name": m.name(row["name"]),
+            "phone": m.phone(row["phone"]),
+            "address": m.address(row.get("address")),
+            "postal_code": m.postal_code(row.get("postal_code")),
+        }
     )
 
 
-async def get_overview(ctx: ReadContext, person_id: int) -> Read[PersonOverviewRead]:
-    """参保人基本信息. Scope ``person:read``. Raises NotFound."""
+async def get_overview(ctx: ReadContext | PendingRead, person_id: int) -> Read[PersonOverviewRead]:
+    """参保人基本信息. Scope ``person:read``. Raises NotFound.
+
+    Given a ``PendingRead`` (the gateway's fast path), the position, the ownership facts and the row come
+    from one statement; the answer, the refusal and the audit record are the same.
+    """
+    if isinstance(ctx, PendingRead):
+        return await _overview_once(ctx, person_id)
     await _grant(ctx, Scope.PERSON_READ, "person.overview", person_id)
     row = (await _overviews(ctx, [person_id]))[person_id]
     await _done(ctx, "person.overview", person_id)
     return Read(as_of=ctx.as_of, data=_overview(ctx, row))
 
 
-async def get_overviews(ctx: ReadContext, person_ids: Sequence[int]) -> dict[int, PersonOverviewRead]:
+async def _overview_once(pending: PendingRead, person_id: int) -> Read[PersonOverviewRead]:
+    # The facts come from the overview row itself, so a refused and a missing person still differ only
+    # in whether that one row exists, as with the separate ownership query; a refused row is not decrypted.
+    async with pending.once(*repo.overview_with_facts([person_id])) as (read, rows):
+        row = rows[0] if rows else None
+        facts = repo.overview_facts(row) if row is not None else None
+        granted = rules.person_grant(read.subject, Scope.PERSON_READ, facts) is not None
+        if granted and row is not None:
+            row = await _revealed(read, person_id, row)
+    if not granted or row is None:
+        await read.audit.record(read.caller, "person.overview", "person", str(person_id), "not_found")
+        raise NotFound()
+    await _done(read, "person.overview", person_id)
+    return Read(as_of=read.as_of, data=_overview(read, row))
+
+
+async def _revealed(read: CachedReadContext, person_id: int, row: dict[str, Any]) -> dict[str, Any]:
+    """The decrypted overview row: from the hot cache when it holds the row as of this snapshot (what
+    ``cache.many`` would give), else ``row`` decrypted and cached."""
+    hot = read.cache
+    if hot is None:
+        return await repo.reveal_overview(read.conn, row)
+    hit: dict[str, Any] | None = hot.get(("person", person_id), "overview", read.event_id)
+    if hit is not None:
+        hot.hits += 1
+        return hit
+    hot.misses += 1
+    await repo.reveal_overview(read.conn, row)
+    hot.put(("person", person_id), "overview", read.event_id, row)
+    return row
+
+
+async def get_overviews(ctx: ReadContext | PendingRead, person_ids: Sequence[int]) -> dict[int, PersonOverviewRead]:
     """Batch form for DataLoaders: the overviews the caller may see, one audit record per person asked.
 
-    Persons refused or missing are absent from the result (the loader answers them as not found).
+    Persons refused or missing are absent from the result (the loader answers them as not found). Given a
+    ``PendingRead`` (a GraphQL document of the fast path that reads nothing else), one statement reads the
+    position, the facts and the rows.
     """
     wanted = list(dict.fromkeys(person_ids))
+    if isinstance(ctx, PendingRead):
+        return await _overviews_once(ctx, wanted)
     facts = await repo.facts_many(ctx.conn, wanted)
     allowed = [p for p in wanted if rules.person_grant(ctx.subject, Scope.PERSON_READ, facts.get(p)) is not None]
     rows = await _overviews(ctx, allowed) if allowed else {}
     for p in wanted:
         await ctx.audit.record(ctx.caller, "person.overview", "person", str(p), "ok" if p in rows else "not_found")
     return {p: _overview(ctx, r) for p, r in rows.items()}
+
+
+async def _overviews_once(pending: PendingRead, wanted: list[int]) -> dict[int, PersonOverviewRead]:
+    rows: dict[int, dict[str, Any]] = {}
+    async with pending.once(*repo.overview_with_facts(wanted)) as (read, found):
+        for row in found:
+            facts = repo.overview_facts(row)
+            if rules.person_grant(read.subject, Scope.PERSON_READ, facts) is not None:
+                rows[facts.person_id] = await _revealed(read, facts.person_id, row)
+    for p in wanted:
+        await read.audit.record(read.caller, "person.overview", "person", str(p), "ok" if p in rows else "not_found")
+    return {p: _overview(read, rows[p]) for p in wanted if p in rows}
 
 
 async def list_insurance(ctx: ReadContext, person_id: int) -> Read[list[InsuranceRead]]:

@@ -19,6 +19,7 @@ import psycopg
 from hub.config.push import PushSettings
 from hub.content import inbox
 from hub.content.inbox import MessageKind
+from hub.crypto import payloads
 from hub.errors import ValidationFailed
 from hub.messaging import outbox
 from hub.messaging.outbox import Priority
@@ -118,12 +119,13 @@ def notify(
         )
     conn.execute(
         "update hub.push_notice set app_message_id = %s, sms_template = %s, personalisation = %s::jsonb, "
-        "sms_phone = %s, sms_due_at = %s, mandatory = %s where id = %s",
+        "sms_phone_enc = %s, sms_due_at = %s, mandatory = %s where id = %s",
         (
             app_message_id,
             notice.sms_template if decision.sms else None,
             json.dumps(notice.personalisation, ensure_ascii=False),
-            phone if decision.sms else None,
+            # the number is held sealed to the notice until the SMS is queued
+            payloads.seal_value(conn, payloads.PUSH_SMS_PHONE, notice_id, phone if decision.sms else None),
             decision.sms_at,
             notice.kind in MANDATORY_SMS,
             notice_id,
@@ -136,13 +138,17 @@ def notify(
 
 def _send_sms(conn: psycopg.Connection[Any], notice_id: int) -> None:
     row = conn.execute(
-        "select sms_phone, sms_template, personalisation, kind, source_key, mandatory from hub.push_notice "
-        "where id = %s and sms_message_id is null",
+        "select sms_phone_enc, sms_phone, sms_template, personalisation, kind, source_key, mandatory "
+        "from hub.push_notice where id = %s and sms_message_id is null",
         (notice_id,),
     ).fetchone()
     if row is None:
         return
-    phone, template, personalisation, kind, source_key, mandatory = row
+    envelope, plain, template, personalisation, kind, source_key, mandatory = row
+    phone = payloads.open_value(conn, payloads.PUSH_SMS_PHONE, notice_id, envelope, plain)
+    if phone is None:  # an SMS is held only with its number: nothing to send to, stop holding it
+        conn.execute("update hub.push_notice set sms_due_at = null where id = %s", (notice_id,))
+        return
     message_id = outbox.enqueue(
         conn,
         to=phone,
@@ -154,7 +160,8 @@ def _send_sms(conn: psycopg.Connection[Any], notice_id: int) -> None:
         mandatory=bool(mandatory),
     )
     conn.execute(
-        "update hub.push_notice set sms_message_id = %s, sms_phone = null where id = %s", (message_id, notice_id)
+        "update hub.push_notice set sms_message_id = %s, sms_phone = null, sms_phone_enc = null where id = %s",
+        (message_id, notice_id),
     )
 
 

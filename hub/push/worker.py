@@ -14,7 +14,7 @@ import psycopg
 
 from hub import pg
 from hub.config.push import PushSettings
-from hub.persons import eligibility
+from hub.persons import eligibility, objection_feed
 from hub.push import service, watch
 
 log = logging.getLogger("hub.push")
@@ -73,11 +73,18 @@ def run(
                 while not stop.is_set():
                     now = clock()
                     events, sent = watch.run_round(hub, store, settings, now)
+                    fixed = objection_feed.run_round(hub, store, settings, now)  # 权益记录核查 已更正
                     released = service.release_due(hub, now)
                     reminded = daily_reminders(hub, store, settings, now)
                     hub.commit()
-                    if sent or released:
-                        log.info("push: %d events, %d notices, %d held SMS released", events, sent, released)
+                    if sent or released or fixed.corrected:
+                        log.info(
+                            "push: %d events, %d notices, %d held SMS released, %d objections corrected",
+                            events,
+                            sent,
+                            released,
+                            fixed.corrected,
+                        )
                     if reminded is not None:
                         log.info(
                             "push: certification reminders: %d sent, %d already sent, %d not due",
@@ -85,7 +92,7 @@ def run(
                             reminded.already,
                             reminded.not_due,
                         )
-                    if events < settings.batch:
+                    if events < settings.batch and fixed.events < settings.batch:
                         stop.wait(settings.poll_seconds)
         except psycopg.OperationalError as exc:
             log.warning("push: database unavailable (%s); retrying", type(exc).__name__)

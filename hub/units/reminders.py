@@ -134,7 +134,7 @@ def remind(
             int(r[0])
             for r in hub.execute(
                 "select distinct unit_id from hub.declaration where type = 'annual_wage' and region_code = %s "
-                "and status = any(%s) and payload->>'year' = %s",
+                "and status = any(%s) and coalesce(summary, payload)->>'year' = %s",  # payload: not sealed yet
                 (window.region_code, list(COUNTED), str(window.year)),
             ).fetchall()
         }

@@ -19,7 +19,7 @@ from decimal import Decimal
 from hub.wagefile.config import WagefileSettings
 from hub.wagefile.matching import Getter, RosterChecker
 from hub.wagefile.model import CellError, DeclaredWage, RosterEntry
-from hub.wagefile.normalize import CellValue, CellValueError, is_blank, parse_amount, parse_date
+from hub.wagefile.normalize import CellValue, parse_amount, parse_date
 from hub.wagefile.sheet import Upload, read_upload
 from hub.wagefile.template import DECLARATION_COLUMNS, DECLARATION_SHEET
 
@@ -50,15 +50,8 @@ class _DeclarationChecker(RosterChecker):
             self.missing_staff(errors)
 
     def _wage(self, row: int, raw: CellValue, errors: list[CellError]) -> Decimal | None:
-        if is_blank(raw):
-            self.error(errors, row, "wage", "wage_missing", "申报月平均工资不能为空")
-            return None
-        try:
-            wage = parse_amount(raw)
-        except CellValueError as exc:
-            self.error(errors, row, "wage", exc.code, exc.message)
-            return None
-        if wage > self.settings.max_monthly_wage:
+        wage = self.parsed(errors, row, "wage", raw, parse_amount, ("wage_missing", "申报月平均工资不能为空"))
+        if wage is not None and wage > self.settings.max_monthly_wage:
             self.error(
                 errors,
                 row,
@@ -70,15 +63,10 @@ class _DeclarationChecker(RosterChecker):
         return wage
 
     def _start(self, row: int, get: Getter, errors: list[CellError]) -> date | None:
-        raw = get("start_date")
-        if "start_date" not in self.columns or is_blank(raw):
+        if "start_date" not in self.columns:
             return None
-        try:
-            start = parse_date(raw)
-        except CellValueError as exc:
-            self.error(errors, row, "start_date", exc.code, exc.message)
-            return None
-        if start.year != self.year:
+        start = self.parsed(errors, row, "start_date", get("start_date"), parse_date, None)  # blank: not new
+        if start is not None and start.year != self.year:
             self.error(
                 errors, row, "start_date", "date_out_of_range", f"起薪日期应在{self.year}年内（仅新入职人员填写）"
             )

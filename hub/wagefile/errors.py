@@ -22,106 +22,120 @@ class WagefileError(HubError):
     status = 422
     default_detail = "上传的文件无法受理"
 
+    def __init_subclass__(cls, *, code: str | None = None, **kwargs: Any) -> None:
+        """``class X(WagefileError, code="zip_bomb", title=…, status=…, detail=…)``: the problem type
+        follows the code (``…/wagefile/zip-bomb``)."""
+        if code is not None:
+            cls.code = code
+            kwargs.setdefault("slug", "wagefile/" + code.replace("_", "-"))
+        super().__init_subclass__(**kwargs)
+
     def __init__(self, detail: str | None = None, **extensions: Any) -> None:
         super().__init__(detail, code=self.code, **extensions)
 
 
-class FileTooLarge(WagefileError):
-    code = "file_too_large"
-    type = TYPE_BASE + "wagefile/file-too-large"
-    title = "文件过大"
-    status = 413
-    default_detail = "上传的文件过大"
+class FileTooLarge(WagefileError, code="file_too_large", title="文件过大", status=413, detail="上传的文件过大"):
+    pass
 
 
-class TooManyRows(WagefileError):
-    code = "too_many_rows"
-    type = TYPE_BASE + "wagefile/too-many-rows"
-    title = "数据行数过多"
-    status = 413
-    default_detail = "文件中的数据行数超过上限"
+class TooManyRows(
+    WagefileError, code="too_many_rows", title="数据行数过多", status=413, detail="文件中的数据行数超过上限"
+):
+    pass
 
 
-class TooManyColumns(WagefileError):
-    code = "too_many_columns"
-    type = TYPE_BASE + "wagefile/too-many-columns"
-    title = "数据列数过多"
-    status = 413
-    default_detail = "文件中的数据列数超过上限，请使用系统下载的模板"
+class TooManyColumns(
+    WagefileError,
+    code="too_many_columns",
+    title="数据列数过多",
+    status=413,
+    detail="文件中的数据列数超过上限，请使用系统下载的模板",
+):
+    pass
 
 
-class ZipBomb(WagefileError):
-    code = "zip_bomb"
-    type = TYPE_BASE + "wagefile/zip-bomb"
-    title = "文件解压后过大"
-    status = 413
-    default_detail = "文件解压后的体积或条目数异常，疑似压缩炸弹，已拒绝"
+class ZipBomb(
+    WagefileError,
+    code="zip_bomb",
+    title="文件解压后过大",
+    status=413,
+    detail="文件解压后的体积或条目数异常，疑似压缩炸弹，已拒绝",
+):
+    pass
 
 
-class NotASpreadsheet(WagefileError):
-    code = "not_a_spreadsheet"
-    type = TYPE_BASE + "wagefile/not-a-spreadsheet"
-    title = "不是电子表格文件"
-    status = 415
-    default_detail = "文件内容不是 Excel（xlsx、xls）或 ODS 电子表格，请上传下载的模板填写后的文件"
+class NotASpreadsheet(
+    WagefileError,
+    code="not_a_spreadsheet",
+    title="不是电子表格文件",
+    status=415,
+    detail="文件内容不是 Excel（xlsx、xls）或 ODS 电子表格，请上传下载的模板填写后的文件",
+):
+    pass
 
 
-class EncryptedWorkbook(WagefileError):
-    code = "encrypted"
-    type = TYPE_BASE + "wagefile/encrypted"
-    title = "文件设置了打开密码"
-    status = 415
-    default_detail = "文件设置了打开密码，系统无法读取。请在办公软件中取消密码后重新上传"
+class EncryptedWorkbook(
+    WagefileError,
+    code="encrypted",
+    title="文件设置了打开密码",
+    status=415,
+    detail="文件设置了打开密码，系统无法读取。请在办公软件中取消密码后重新上传",
+):
+    pass
 
 
-class MacroWorkbook(WagefileError):
-    code = "macro_enabled"
-    type = TYPE_BASE + "wagefile/macro-enabled"
-    title = "文件包含宏"
-    status = 415
-    default_detail = "文件包含宏（VBA 代码），出于安全考虑不予受理。请另存为不含宏的 .xlsx 文件后重新上传"
+class MacroWorkbook(
+    WagefileError,
+    code="macro_enabled",
+    title="文件包含宏",
+    status=415,
+    detail="文件包含宏（VBA 代码），出于安全考虑不予受理。请另存为不含宏的 .xlsx 文件后重新上传",
+):
+    pass
 
 
-class UnsafeXml(WagefileError):
-    code = "unsafe_xml"
-    type = TYPE_BASE + "wagefile/unsafe-xml"
-    title = "文件结构不安全"
-    status = 415
-    default_detail = "文件内部包含文档类型定义或实体引用（可能是恶意构造的文件），已拒绝"
+class UnsafeXml(
+    WagefileError,
+    code="unsafe_xml",
+    title="文件结构不安全",
+    status=415,
+    detail="文件内部包含文档类型定义或实体引用（可能是恶意构造的文件），已拒绝",
+):
+    pass
 
 
-class MalformedWorkbook(WagefileError):
-    code = "malformed"
-    type = TYPE_BASE + "wagefile/malformed"
-    title = "文件已损坏"
-    status = 422
-    default_detail = "文件已损坏或格式不完整，无法读取。请用办公软件打开确认后重新保存上传"
+class MalformedWorkbook(
+    WagefileError,
+    code="malformed",
+    title="文件已损坏",
+    status=422,
+    detail="文件已损坏或格式不完整，无法读取。请用办公软件打开确认后重新保存上传",
+):
+    pass
 
 
-class MissingColumns(WagefileError):
-    code = "missing_columns"
-    type = TYPE_BASE + "wagefile/missing-columns"
-    title = "缺少必填列"
-    status = 422
-    default_detail = "未找到表头行或缺少必填列，请使用系统下载的模板"
+class MissingColumns(
+    WagefileError,
+    code="missing_columns",
+    title="缺少必填列",
+    status=422,
+    detail="未找到表头行或缺少必填列，请使用系统下载的模板",
+):
+    pass
 
 
-class NoData(WagefileError):
-    code = "no_data"
-    type = TYPE_BASE + "wagefile/no-data"
-    title = "没有数据"
-    status = 422
-    default_detail = "文件中没有可申报的数据行"
+class NoData(WagefileError, code="no_data", title="没有数据", status=422, detail="文件中没有可申报的数据行"):
+    pass
 
 
-class DeclarationRejected(WagefileError):
+class DeclarationRejected(
+    WagefileError,
+    code="row_errors",
+    title="申报数据有误",
+    status=422,
+    detail="申报文件中有错误，请按提示逐行修改后重新上传",
+):
     """The file was read, but some rows or cells are wrong; nothing of it is accepted."""
-
-    code = "row_errors"
-    type = TYPE_BASE + "wagefile/row-errors"
-    title = "申报数据有误"
-    status = 422
-    default_detail = "申报文件中有错误，请按提示逐行修改后重新上传"
 
 
 WAGEFILE_ERRORS: tuple[type[WagefileError], ...] = (

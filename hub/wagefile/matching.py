@@ -8,6 +8,7 @@ The roster comes from the core and is authoritative: a number found in it is the
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from hub.ids import InvalidIdentifier, validate_id_number
 from hub.wagefile.model import CellError, Column, RosterEntry, column_letter
@@ -23,6 +24,7 @@ from hub.wagefile.normalize import (
 MAX_REMARK_CHARS = 200
 
 Getter = Callable[[str], CellValue]
+T = TypeVar("T")
 
 
 class RowCheckerBase:
@@ -32,6 +34,7 @@ class RowCheckerBase:
         self.columns = columns
         self.offset = offset
         self.labels = {c.key: c.label for c in labels}
+        self.seen: dict[str, int] = {}  # 公民身份号码 → the sheet row of its first row
 
     def getter(self, values: list[CellValue]) -> Getter:
         cols = self.columns
@@ -46,6 +49,37 @@ class RowCheckerBase:
     def error(self, errors: list[CellError], row: int, key: str, code: str, message: str) -> None:
         errors.append(CellError(row, self.labels[key], column_letter(self.offset + self.columns[key]), code, message))
 
+    def first_row(self, errors: list[CellError], row: int, number: str) -> bool:
+        """Whether ``row`` is the first of the person ``number``; a later one is recorded as a duplicate."""
+        first = self.seen.get(number)
+        if first is not None:
+            self.error(errors, row, "id_number", "duplicate_person", f"与第{first}行是同一人，每人只能填写一行")
+            return False
+        self.seen[number] = row
+        return True
+
+    def parsed(
+        self,
+        errors: list[CellError],
+        row: int,
+        key: str,
+        raw: CellValue,
+        parse: Callable[[CellValue], T],
+        missing: tuple[str, str] | None,
+    ) -> T | None:
+        """``parse(raw)``, or None once the reason is recorded: a blank cell (``missing`` is its code and
+        message; None when the cell may stay blank, which records nothing) or the parser's own code and
+        message. Checks of the parsed value's range follow in the caller."""
+        if is_blank(raw):
+            if missing is not None:
+                self.error(errors, row, key, *missing)
+            return None
+        try:
+            return parse(raw)
+        except CellValueError as exc:
+            self.error(errors, row, key, exc.code, exc.message)
+            return None
+
 
 class RosterChecker(RowCheckerBase):
     """Base of the checkers of rows about persons on the roster: identity and one row each."""
@@ -56,7 +90,6 @@ class RosterChecker(RowCheckerBase):
         super().__init__(columns, offset, labels)
         self.by_id: dict[str, RosterEntry] = {normalize_id_number(p.id_number): p for p in roster}
         self.roster_names = {number: normalize_name(p.name) for number, p in self.by_id.items()}
-        self.seen: dict[str, int] = {}
 
     def identify(self, row: int, get: Getter, errors: list[CellError]) -> RosterEntry | None:
         """The roster person of the row, checking the number, the name and the 个人编号."""
@@ -64,30 +97,17 @@ class RosterChecker(RowCheckerBase):
         if found is None:
             return None
         number, person = found
-        raw_name = get("name")
-        if is_blank(raw_name):
-            self.error(errors, row, "name", "name_missing", "姓名不能为空")
-        else:
-            try:
-                name = normalize_name(raw_name)
-            except CellValueError as exc:
-                self.error(errors, row, "name", exc.code, exc.message)
-            else:
-                if name != self.roster_names[number]:
-                    self.error(errors, row, "name", "name_mismatch", f"姓名与名册不一致（名册中为“{person.name}”）")
+        name = self.parsed(errors, row, "name", get("name"), normalize_name, ("name_missing", "姓名不能为空"))
+        if name is not None and name != self.roster_names[number]:
+            self.error(errors, row, "name", "name_mismatch", f"姓名与名册不一致（名册中为“{person.name}”）")
         raw_pid = get("person_id")
         if "person_id" in self.columns and not is_blank(raw_pid) and normalize_text(raw_pid) != person.person_id:
             self.error(errors, row, "person_id", "person_id_mismatch", "个人编号与公民身份号码不对应，请勿修改预填内容")
         return person
 
     def _person(self, row: int, raw: CellValue, errors: list[CellError]) -> tuple[str, RosterEntry] | None:
-        if is_blank(raw):
-            self.error(errors, row, "id_number", "id_missing", "公民身份号码不能为空")
-            return None
-        try:
-            number = normalize_id_number(raw)
-        except CellValueError as exc:
-            self.error(errors, row, "id_number", exc.code, exc.message)
+        number = self.parsed(errors, row, "id_number", raw, normalize_id_number, ("id_missing", "公民身份号码不能为空"))
+        if number is None:
             return None
         person = self.by_id.get(number)
         if person is None:
@@ -104,12 +124,7 @@ class RosterChecker(RowCheckerBase):
                 "该人员不在本单位在职参保人员名册中（新入职人员请先办理参保登记）",
             )
             return None
-        first = self.seen.get(number)
-        if first is not None:
-            self.error(errors, row, "id_number", "duplicate_person", f"与第{first}行是同一人，每人只能填写一行")
-            return None
-        self.seen[number] = row
-        return number, person
+        return (number, person) if self.first_row(errors, row, number) else None
 
     def remark(self, row: int, get: Getter, errors: list[CellError]) -> str:
         remark = normalize_text(get("remark")) if "remark" in self.columns else ""

@@ -22,9 +22,7 @@ from hub.wagefile.matching import Getter, RowCheckerBase
 from hub.wagefile.model import CellError, RosterEntry
 from hub.wagefile.normalize import (
     CellValue,
-    CellValueError,
     fold,
-    is_blank,
     normalize_id_number,
     normalize_name,
     normalize_text,
@@ -74,7 +72,6 @@ class _RegistrationChecker(RowCheckerBase):
         super().__init__(columns, offset, REGISTRATION_COLUMNS)
         self.on_roster = {normalize_id_number(p.id_number) for p in roster}
         self.settings = settings
-        self.seen: dict[str, int] = {}
 
     def check(self, row: int, values: list[CellValue], errors: list[CellError]) -> Registration | None:
         get = self.getter(values)
@@ -121,35 +118,22 @@ class _RegistrationChecker(RowCheckerBase):
         return None
 
     def _number(self, row: int, raw: CellValue, errors: list[CellError]) -> str | None:
-        if is_blank(raw):
-            self.error(errors, row, "id_number", "id_missing", "公民身份号码不能为空")
+        number = self.parsed(errors, row, "id_number", raw, normalize_id_number, ("id_missing", "公民身份号码不能为空"))
+        if number is None:
             return None
         try:
-            number = validate_id_number(normalize_id_number(raw))
-        except CellValueError as exc:
-            self.error(errors, row, "id_number", exc.code, exc.message)
-            return None
+            number = validate_id_number(number)
         except InvalidIdentifier as exc:
             self.error(errors, row, "id_number", f"id_{exc.reason}", exc.message)
             return None
         if number in self.on_roster:
             self.error(errors, row, "id_number", "already_registered", "该人员已是本单位在职参保人员，无需重复登记")
             return None
-        first = self.seen.get(number)
-        if first is not None:
-            self.error(errors, row, "id_number", "duplicate_person", f"与第{first}行是同一人，每人只能填写一行")
-            return None
-        self.seen[number] = row
-        return number
+        return number if self.first_row(errors, row, number) else None
 
     def _name(self, row: int, raw: CellValue, errors: list[CellError]) -> str | None:
-        if is_blank(raw):
-            self.error(errors, row, "name", "name_missing", "姓名不能为空")
-            return None
-        try:
-            name = normalize_name(raw)
-        except CellValueError as exc:
-            self.error(errors, row, "name", exc.code, exc.message)
+        name = self.parsed(errors, row, "name", raw, normalize_name, ("name_missing", "姓名不能为空"))
+        if name is None:
             return None
         if len(name) > MAX_NAME_CHARS or any(ch.isdigit() for ch in name):
             self.error(errors, row, "name", "name_format", "姓名格式不正确，请与身份证一致")
@@ -167,26 +151,11 @@ class _RegistrationChecker(RowCheckerBase):
         return sex
 
     def _date(self, row: int, get: Getter, key: str, errors: list[CellError]) -> date | None:
-        raw = get(key)
-        if is_blank(raw):
-            self.error(errors, row, key, f"{key}_missing", f"{self.labels[key]}不能为空")
-            return None
-        try:
-            return parse_date(raw)
-        except CellValueError as exc:
-            self.error(errors, row, key, exc.code, exc.message)
-            return None
+        return self.parsed(errors, row, key, get(key), parse_date, (f"{key}_missing", f"{self.labels[key]}不能为空"))
 
     def _wage(self, row: int, raw: CellValue, errors: list[CellError]) -> Decimal | None:
-        if is_blank(raw):
-            self.error(errors, row, "wage", "wage_missing", "起薪当月工资不能为空")
-            return None
-        try:
-            wage = parse_amount(raw)
-        except CellValueError as exc:
-            self.error(errors, row, "wage", exc.code, exc.message)
-            return None
-        if wage > self.settings.max_monthly_wage:
+        wage = self.parsed(errors, row, "wage", raw, parse_amount, ("wage_missing", "起薪当月工资不能为空"))
+        if wage is not None and wage > self.settings.max_monthly_wage:
             self.error(errors, row, "wage", "wage_out_of_range", f"金额超过{self.settings.max_monthly_wage}元的上限")
             return None
         return wage

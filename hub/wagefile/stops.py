@@ -17,7 +17,7 @@ from hub.wagefile.config import WagefileSettings
 from hub.wagefile.errors import NoData
 from hub.wagefile.matching import RosterChecker
 from hub.wagefile.model import CellError, RosterEntry
-from hub.wagefile.normalize import CellValue, CellValueError, is_blank, normalize_text, parse_date
+from hub.wagefile.normalize import CellValue, is_blank, normalize_text, parse_date
 from hub.wagefile.sheet import Upload, read_upload
 from hub.wagefile.template import STOP_COLUMNS, STOP_REASONS, STOP_SHEET
 
@@ -73,13 +73,8 @@ class _StopChecker(RosterChecker):
         return None
 
     def _date(self, row: int, raw: CellValue, errors: list[CellError]) -> date | None:
-        if is_blank(raw):
-            self.error(errors, row, "stop_date", "stop_date_missing", "请填写停保日期")
-            return None
-        try:
-            day = parse_date(raw)
-        except CellValueError as exc:
-            self.error(errors, row, "stop_date", exc.code, exc.message)
+        day = self.parsed(errors, row, "stop_date", raw, parse_date, ("stop_date_missing", "请填写停保日期"))
+        if day is None:
             return None
         if (self.not_before is not None and day < self.not_before) or (
             self.not_after is not None and day > self.not_after

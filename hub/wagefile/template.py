@@ -20,9 +20,7 @@ from datetime import date
 from decimal import Decimal
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import Cell
-from openpyxl.comments import Comment
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.styles import Border, Font, PatternFill, Protection, Side
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -31,6 +29,7 @@ from hub.rules.params import ParameterMissing, RegionParams
 from hub.rules.period import Period
 from hub.wagefile.config import WagefileSettings
 from hub.wagefile.model import Column, RosterEntry, column_letter
+from hub.wagefile.xlsx import header_row, text_cell
 
 DECLARATION_SHEET = "缴费工资申报"
 REGISTRATION_SHEET = "人员基本信息登记"
@@ -86,36 +85,11 @@ STOP_COLUMNS: tuple[Column, ...] = (
     Column("remark", "备注", False, 24, "可不填"),
 )
 
-_HEADER_FONT = Font(bold=True, color="FFFFFF")
-_HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
 _PREFILLED_FILL = PatternFill("solid", fgColor="F2F2F2")
 _THIN = Side(style="thin", color="A6A6A6")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 _UNLOCKED = Protection(locked=False)
 _BLANK_INPUT_ROWS = 500
-
-
-def _text(ws: Worksheet, row: int, col: int, value: str) -> Cell:
-    """A text cell: openpyxl would turn a string starting with '=' into a formula otherwise."""
-    cell = ws.cell(row=row, column=col)
-    assert isinstance(cell, Cell)  # a template has no merged cells
-    cell.value = value
-    cell.data_type = "s"
-    cell.number_format = "@"
-    return cell
-
-
-def _header(ws: Worksheet, columns: Sequence[Column]) -> None:
-    for i, col in enumerate(columns, start=1):
-        cell = _text(ws, 1, i, col.label + ("*" if col.required else ""))
-        cell.font = _HEADER_FONT
-        cell.fill = _HEADER_FILL
-        cell.border = _BORDER
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        cell.comment = Comment(col.help, "社保经办机构")
-        ws.column_dimensions[column_letter(i - 1)].width = col.width
-    ws.row_dimensions[1].height = 30
-    ws.freeze_panes = "A2"
 
 
 def _protect(ws: Worksheet) -> None:
@@ -180,16 +154,16 @@ def _list_validation(title: str, values: Sequence[str]) -> DataValidation:
 
 def _help_sheet(wb: Workbook, title: str, lines: Sequence[str], columns: Sequence[Column]) -> None:
     ws = wb.create_sheet(HELP_SHEET)
-    _text(ws, 1, 1, title).font = Font(bold=True, size=14)
+    text_cell(ws, 1, 1, title).font = Font(bold=True, size=14)
     row = 3
     for line in lines:
-        _text(ws, row, 1, line)
+        text_cell(ws, row, 1, line)
         row += 1
     row += 1
-    _text(ws, row, 1, "各列说明").font = Font(bold=True)
+    text_cell(ws, row, 1, "各列说明").font = Font(bold=True)
     row += 1
     for col in columns:
-        _text(ws, row, 1, f"{col.label}{'（必填）' if col.required else ''}：{col.help}")
+        text_cell(ws, row, 1, f"{col.label}{'（必填）' if col.required else ''}：{col.help}")
         row += 1
     ws.column_dimensions["A"].width = 100
     _protect(ws)
@@ -209,7 +183,7 @@ def _prefill(ws: Worksheet, columns: Sequence[Column], roster: Sequence[RosterEn
         if seq_col is not None:
             ws.cell(row=r, column=seq_col, value=r - 1)
         for key, attr in fields.items():
-            cell = _text(ws, r, _col_index(columns, key), getattr(person, attr))
+            cell = text_cell(ws, r, _col_index(columns, key), getattr(person, attr))
             cell.fill = _PREFILLED_FILL
         for c in input_cols:
             ws.cell(row=r, column=c).protection = _UNLOCKED
@@ -264,7 +238,7 @@ def declaration_template(
     wb.properties.subject = unit_name
     wb.properties.creator = "社会保险经办机构"
     columns = DECLARATION_COLUMNS
-    _header(ws, columns)
+    header_row(ws, columns, border=_BORDER)
     _prefill(ws, columns, roster, ("wage", "start_date", "remark"))
     last = max(len(roster) + 1, 2)
     wage_fmt = _col_index(columns, "wage")
@@ -305,7 +279,7 @@ def registration_template(*, unit_name: str, settings: WagefileSettings) -> byte
     wb.properties.title = "人员基本信息登记（批量）"
     wb.properties.subject = unit_name
     columns = REGISTRATION_COLUMNS
-    _header(ws, columns)
+    header_row(ws, columns, border=_BORDER)
     last = _BLANK_INPUT_ROWS + 1
     text_cols = {_col_index(columns, k) for k in ("id_number", "phone")}
     date_cols = {_col_index(columns, k) for k in ("birth_date", "work_date", "start_date")}
@@ -359,7 +333,7 @@ def stop_template(roster: Sequence[RosterEntry], *, unit_name: str, on: date | N
     wb.properties.title = "人员停保（减员）（批量）"
     wb.properties.subject = unit_name
     columns = STOP_COLUMNS
-    _header(ws, columns)
+    header_row(ws, columns, border=_BORDER)
     _prefill(ws, columns, roster, ("stop_date", "reason", "remark"))
     last = max(len(roster) + 1, 2)
     for r in range(2, last + 1):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 
+from psycopg import pq
 from typer.testing import CliRunner
 
 from hub import pg
@@ -45,6 +47,45 @@ async def _write(dbs: Databases, n: int, anchor_every: int, key: bytes = KEY) ->
         return log.chain_id
     finally:
         await pools.close()
+
+
+def _round_trips(trace: str) -> int:
+    """Round trips in a libpq protocol trace: each ends with the client's Sync (extended protocol) or is
+    one Query message (simple protocol)."""
+    sent = [line.split("\t") for line in trace.splitlines()]
+    return sum(1 for fields in sent if len(fields) > 2 and fields[0] == "F" and fields[2].startswith(("Sync", "Query")))
+
+
+def test_a_batch_is_one_statement_in_one_round_trip(dbs: Databases, tmp_path: Path) -> None:
+    """Seven concurrent records share one batch, stored by one statement: no BEGIN, no COMMIT."""
+    trace_file = tmp_path / "libpq.trace"
+
+    async def scenario() -> tuple[str, int]:
+        pools = await Pools.open(dbs.hub_url, dbs.query_url, size=1)  # one connection: the one traced
+        try:
+            log = AuditLog(pools.hub, anchor_key=KEY, anchor_every=1000, anchor_interval=3600)  # no anchor now
+            await log.start()
+            with trace_file.open("w") as out:
+                async with pools.hub.connection() as conn:
+                    conn.pgconn.trace(out.fileno())
+                    conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+                await asyncio.gather(*(log.append(_entry(i)) for i in range(7)))
+                async with pools.hub.connection() as conn:
+                    conn.pgconn.untrace()
+            trips = _round_trips(trace_file.read_text())
+            await log.close()
+            return log.chain_id, trips
+        finally:
+            await pools.close()
+
+    chain, trips = asyncio.run(scenario())
+    assert trips == 1
+    with pg.connect(dbs.hub_url) as conn:
+        rows = conn.execute(
+            "select seq, request_id, ip from hub.audit_log where chain_id = %s order by seq", (chain,)
+        ).fetchall()
+    assert rows == [(i + 1, f"req{i:08d}", "127.0.0.1") for i in range(7)]
+    assert _findings(dbs) == set()
 
 
 def _tamper(dbs: Databases, statement: str) -> None:

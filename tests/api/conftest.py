@@ -17,7 +17,9 @@ from gateway.app import create_app
 from hub import pg
 from hub.access.ratelimit import Limit
 from hub.access.subject import Subject
+from hub.config.crypto import DEV_KEK
 from hub.crypto import columns as sealed
+from hub.crypto import keys as crypto_keys
 from hub.identity.tokens import SigningKeys, issue_access_token
 from hub.runtime import Endpoints
 from hub.settings import Settings, SyncSettings
@@ -30,6 +32,7 @@ PRODUCTION_AUTH = {
     "audit_anchor_key": "test-audit-anchor-" + "z" * 32,
 }
 
+PRODUCTION_KEK = "test-data-kek-" + "w" * 32
 PRODUCTION_SMS = {"transport": "smpp", "smpp": {"system_id": "hub", "password": "bind-pass-" + "u" * 12}}
 PRODUCTION_CERTIFICATES = {"mac_key": "test-cert-mac-" + "v" * 32, "verify_base_url": "https://hub.test/verify"}
 
@@ -141,7 +144,7 @@ def make_api(
             **(PRODUCTION_AUTH if environment == "production" else {}),
             "redis_prefix": f"t:{uuid.uuid4().hex[:10]}:",
         },
-        crypto={"kek": "test-data-kek-" + "w" * 32} if environment == "production" else {},  # type: ignore[arg-type]
+        crypto={"kek": PRODUCTION_KEK} if environment == "production" else {},  # type: ignore[arg-type]
         certificates=PRODUCTION_CERTIFICATES if environment == "production" else {},  # type: ignore[arg-type]
         sms=PRODUCTION_SMS if environment == "production" else {},  # type: ignore[arg-type]
         **settings_extra,
@@ -152,9 +155,31 @@ def make_api(
     app.state.audit_anchor_key = b"test audit anchor key"
     if own_keys:
         app.state.signing_keys = SigningKeys.generate()
-    with TestClient(app, raise_server_exceptions=False) as client:
+    kek = settings.crypto.kek.get_secret_value()
+    with _data_keys_under(kek, hub_url, query_url), TestClient(app, raise_server_exceptions=False) as client:
         keys = app.state.signing_keys if own_keys else app.state.identity.signing_keys()
         yield Api(client, keys, *issuer_audience(app.state))
+
+
+@contextmanager
+def _data_keys_under(kek: str, hub_url: str, query_url: str) -> Iterator[None]:
+    """The databases' data keys moved under ``kek`` while the app lives (as `hub keys rewrap` does before a
+    node with that KEK starts: it refuses to start otherwise), then back under the development KEK."""
+    if kek == DEV_KEK:
+        yield
+        return
+
+    def move(old: str, new: str) -> None:
+        for url, table in ((hub_url, crypto_keys.HUB_TABLE), (query_url, crypto_keys.QUERY_TABLE)):
+            with pg.connect(url) as conn:
+                crypto_keys.rewrap(conn, old, new, table)
+                conn.commit()
+
+    move(DEV_KEK, kek)
+    try:
+        yield
+    finally:
+        move(kek, DEV_KEK)
 
 
 @pytest.fixture

@@ -88,3 +88,20 @@ def test_dataloader_batches_and_audits_each_person_once(
     assert [a[0] for a in after].count("unit.roster") == 1
     assert [a[0] for a in after].count("person.overview") == 6
     assert len(after) == 7
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "target_type=%00",  # PostgreSQL text cannot hold NUL: was a 500 (schemathesis, 1,000 examples)
+        "target_id=a%00b",
+        "target_id=%1F",
+        # a cursor whose time no timestamp can hold: base64 of "9223372036854775807.1" (was a 500)
+        "cursor=OTIyMzM3MjAzNjg1NDc3NTgwNy4x",
+        "cursor=LTkyMjMzNzIwMzY4NTQ3NzU4MDcuMQ",  # "-9223372036854775807.1"
+    ],
+)
+def test_bad_audit_query_inputs_are_refused_not_500(api: Api, province: Province, query: str) -> None:
+    r = api.get(cast(province).actors["auditor"], f"/api/v1/audit/records?{query}")
+    assert r.status_code in (400, 422), r.text
+    assert r.headers["content-type"].startswith("application/problem+json")

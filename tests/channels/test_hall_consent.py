@@ -7,7 +7,6 @@ without it the person answers as a missing one; every step lands in the audit lo
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from hub.access.scopes import ALL_SCOPES
 from hub.access.subject import Channel, StaffRole, Subject, SubjectKind
 from hub.identity.crypto import keyed_hash
 from hub.identity.tokens import issue_access_token
+from hub.messaging import sealed as sms_sealed
 from tests.api.conftest import Api, Province, make_api
 
 MISSING_PERSON = 9_000_000_000
@@ -81,13 +81,9 @@ def headers(api: Api, who: Subject) -> dict[str, str]:
 
 def last_code(province: Province, phone: str) -> str:
     with pg.connect(province.hub_url) as hub:
-        row = hub.execute(
-            "select personalisation from hub.sms_message where recipient = %s and purpose = 'staff_consent' "
-            "order by id desc limit 1",
-            (phone,),
-        ).fetchone()
-    assert row is not None, "no consent SMS in the outbox"
-    fields: dict[str, Any] = row[0] if isinstance(row[0], dict) else json.loads(str(row[0]))
+        found = [m for m in sms_sealed.messages(hub, "purpose = 'staff_consent'") if m["recipient"] == phone]
+    assert found, "no consent SMS in the outbox"
+    fields: dict[str, Any] = found[-1]["personalisation"]
     return str(fields["code"])
 
 
@@ -300,12 +296,8 @@ def test_only_staff_of_the_region_may_ask(api: Api, province: Province) -> None:
     assert outside.status_code == unknown.status_code == 404
     assert {**outside.json(), "request_id": ""} == {**unknown.json(), "request_id": ""}
     with pg.connect(province.hub_url) as hub:
-        sent = hub.execute(
-            "select count(*) from hub.sms_message where recipient = %s and purpose = 'staff_consent' "
-            "and created_at > now() - interval '1 minute'",
-            (person.phone,),
-        ).fetchone()
-    assert sent == (0,)
+        recent = sms_sealed.messages(hub, "purpose = 'staff_consent' and created_at > now() - interval '1 minute'")
+    assert [m for m in recent if m["recipient"] == person.phone] == []
     # Not staff with a data role: an auditor (三员分离) and a person are turned away.
     auditor = staff(person.region_code, StaffRole.AUDITOR)
     person_subject = Subject(

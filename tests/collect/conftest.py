@@ -3,12 +3,14 @@ API as a real process behind the outbox worker, and a valid collection."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 import pytest
+from openpyxl import Workbook
 
 from hub.declarations.config import DeclarationSettings
 from hub.declarations.outbox import OutboxWorker
@@ -68,3 +70,50 @@ def collection(seq: int = 0) -> dict[str, Any]:
             }
         ],
     }
+
+
+STAFF_HEADER = [
+    "公民身份号码",
+    "姓名",
+    "参加工作时间",
+    "手机号码",
+    "参保日期",
+    "月缴费工资（元）",
+    "民族代码",
+    "职务职级",
+]
+RETIREE_HEADER = ["公民身份号码", "姓名", "参加工作时间", "离退休日期", "手机号码", "民族代码"]
+
+
+def workbook(staff: list[list[Any]], retirees: list[list[Any]], staff_header: list[str] | None = None) -> bytes:
+    """A workbook made by hand (not from the template): header in row 1, people from row 2."""
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "在职人员"
+    for r, values in enumerate([staff_header or STAFF_HEADER, *staff], start=1):
+        for c, value in enumerate(values, start=1):
+            ws.cell(row=r, column=c, value=value)
+    rs = wb.create_sheet("离退休人员")
+    for r, values in enumerate([RETIREE_HEADER, *retirees], start=1):
+        for c, value in enumerate(values, start=1):
+            rs.cell(row=r, column=c, value=value)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def collection_rows(payload: dict[str, Any]) -> tuple[list[list[Any]], list[list[Any]]]:
+    """The collection's people as a clerk types them: real date cells, number cells for wages, text elsewhere."""
+    staff = [
+        [
+            p["id_number"], p["name"], date.fromisoformat(p["work_start"]), p["phone"], p["start_date"],
+            int(p["monthly_wage"]),
+        ]
+        for p in payload["staff"]
+    ]  # fmt: skip
+    retirees = [
+        [p["id_number"], p["name"], p["work_start"].replace("-", "/"), date.fromisoformat(p["retire_date"])]
+        for p in payload["retirees"]
+    ]
+    return staff, retirees

@@ -11,9 +11,10 @@ from playwright.sync_api import Page
 
 from hub.collect import rows
 from hub.collect.local import LocalStore
+from hub.collect.upload import XLSX_TYPE
 from portal_web.collect import local_app
 from tests.browser.conftest import LiveServer, axe_violations, browser, page, screenshot
-from tests.collect.conftest import collection
+from tests.collect.conftest import collection, collection_rows, workbook
 
 __all__ = ["browser", "page"]
 pytestmark = pytest.mark.xdist_group("browser")
@@ -23,7 +24,9 @@ def test_offline_form_with_the_keyboard(page: Page, tmp_path: Path) -> None:
     db = tmp_path / "unit.sqlite"
     payload = collection()
     unit = payload["unit"]
-    with LiveServer(local_app(db)) as live:
+    store = LocalStore(db)
+    store.unlock("browser-test-passphrase")
+    with LiveServer(local_app(store)) as live:
         page.goto(f"{live.url}/")
         assert page.locator("html").get_attribute("lang") == "zh-CN"
         assert axe_violations(page) == []
@@ -54,6 +57,18 @@ def test_offline_form_with_the_keyboard(page: Page, tmp_path: Path) -> None:
         screenshot(page, "collect-offline-saved")
         page.get_by_role("button", name="大字体").click()
         page.wait_for_selector("html.large")
+        assert axe_violations(page) == []
+        # The lists from a spreadsheet instead: a wrong ID number is named by sheet, row and column.
+        page.goto(f"{live.url}/")
+        staff, retirees = collection_rows(payload)
+        staff[1][0] = staff[1][0][:-1] + ("0" if staff[1][0][-1] != "0" else "1")
+        page.get_by_label("名单文件（.xlsx、.xls 或 .ods）").set_input_files(
+            files=[{"name": "名单.xlsx", "mimeType": XLSX_TYPE, "buffer": workbook(staff, retirees)}]
+        )
+        page.get_by_role("button", name="检查并预览").click()
+        alert = page.get_by_role("alert")
+        alert.wait_for()
+        assert "工作表“在职人员”第3行A列（公民身份号码）：公民身份号码校验位不正确" in alert.inner_text()
         assert axe_violations(page) == []
     saved = LocalStore(db).load()
     assert saved is not None and saved["unit"]["unit_type"] == "51" and len(saved["staff"]) == 2

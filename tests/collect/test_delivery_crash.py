@@ -24,6 +24,7 @@ from hub import pg
 from hub.collect import service as collect
 from hub.declarations import service as declarations
 from hub.declarations.states import Status
+from hub.messaging import sealed as sms_sealed
 from tests.collect.conftest import collection
 from tests.declarations import kit
 from tests.declarations.conftest import World
@@ -144,11 +145,8 @@ def test_killed_between_the_apply_and_the_delivery(world: World) -> None:
                     p.wait()
     assert (sms_count(), openings()) == (1, 1)
     with pg.connect(hub_url) as conn:
-        row = conn.execute(
-            "select template, personalisation ->> 'content' from hub.sms_message "
-            "where purpose = 'unit_collect_opened' and reference = %s",
-            (decl.reference,),
-        ).fetchone()
+        found = sms_sealed.messages(conn, "purpose = 'unit_collect_opened' and reference = %s", (decl.reference,))
+        row = (found[0]["template"], found[0]["personalisation"]["content"]) if found else None
         unit_id = one(hub_url, "select unit_id from hub.collect_opening where declaration_id = %s", (decl.id,))
     assert row is not None and row[0] == "staff_notice"
     assert f"单位编号{unit_id}" in row[1] and decl.reference in row[1]

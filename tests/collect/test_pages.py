@@ -18,6 +18,7 @@ from hub import pg
 from hub.access.subject import StaffRole
 from hub.collect import keys, package, rows, sm2
 from hub.collect.local import LocalStore
+from hub.declarations import records
 from portal_web.collect import local_app
 from tests.collect.conftest import collection
 from tests.declarations import kit as dkit
@@ -92,7 +93,11 @@ def test_online_collection(world: World, app: Any) -> None:
         assert reference is not None and "已提交" in done.text
         again = client.post("/portal/collect/submit", data=hidden(preview.text))
         assert reference is not None and reference.group(1) in again.text
-    stored = world.hub.execute("select unit_id, region_code, type, payload, status from hub.declaration").fetchall()
+    stored = [  # the payload is sealed at rest: opened through the records
+        (d.unit_id, d.region_code, d.type.value, d.payload, d.status.value)
+        for (n,) in world.hub.execute("select id from hub.declaration").fetchall()
+        if (d := records.fetch(world.hub, int(n))) is not None
+    ]
     world.hub.rollback()
     assert len(stored) == 1
     unit_id, region, kind, body, status = stored[0]
@@ -140,10 +145,15 @@ def test_workbench_import(world: World, app: Any, tmp_path: Path) -> None:
     assert row == ("unit_collect", "submitted", operator["account_id"])
 
 
+PASSPHRASE = "本机口令-offline-2026"
+
+
 def test_offline_version_and_export(tmp_path: Path) -> None:
     db = tmp_path / "unit.sqlite"
     payload = collection()
-    with TestClient(local_app(db), base_url="http://127.0.0.1") as client:
+    store = LocalStore(db)
+    store.unlock(PASSPHRASE)
+    with TestClient(local_app(store), base_url="http://127.0.0.1") as client:
         form = client.get("/")
         assert form.status_code == 200 and "单机版" in form.text and "大字体" in form.text
         fields = _form_fields(payload) | {"contact_phone": payload["unit"]["contact_phone"]}
@@ -153,7 +163,7 @@ def test_offline_version_and_export(tmp_path: Path) -> None:
         assert client.post("/", data={**fields}).status_code == 403  # CSRF
         saved = client.post("/", data={**hidden(form.text), **fields})
         assert saved.status_code == 200, saved.text
-        assert LocalStore(db).unit_key_fingerprint() in saved.text
+        assert store.unit_key_fingerprint() in saved.text
         again = client.get("/")
         assert "陈一" in again.text  # the saved collection is shown again
     assert LocalStore(db).load() == package.canonical(payload)
@@ -163,12 +173,14 @@ def test_offline_version_and_export(tmp_path: Path) -> None:
     key_file.write_text(keys.PublicKey("x", agency.public_key, dkit.NOW).text(), encoding="utf-8")
     out = tmp_path / "unit.hubcollect"
     result = CliRunner().invoke(
-        cli, ["collect", "export", "--db", str(db), "--agency-key", str(key_file), "--out", str(out)]
+        cli,
+        ["collect", "export", "--db", str(db), "--agency-key", str(key_file), "--out", str(out)],
+        env={"HUB_COLLECT_PASSPHRASE": PASSPHRASE},
     )
     assert result.exit_code == 0, result.output
     opened = package.open_package(out.read_bytes(), [(agency.public_key, agency.private_key)])
     assert opened.payload == package.canonical(payload)
-    assert opened.unit_key_fingerprint == LocalStore(db).unit_key_fingerprint()
+    assert opened.unit_key_fingerprint == LocalStore(db).public_key_fingerprint()
     empty = CliRunner().invoke(
         cli,
         ["collect", "export", "--db", str(tmp_path / "new.sqlite"), "--agency-key", str(key_file), "--out", str(out)],

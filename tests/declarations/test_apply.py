@@ -25,6 +25,7 @@ from hub.declarations.records import Declaration
 from hub.declarations.states import Status
 from hub.declarations.types import DeclarationType as T
 from hub.ids import make_id_number
+from hub.messaging import sealed as sealed_sms
 from tests.declarations import kit
 from tests.declarations.conftest import World
 
@@ -174,9 +175,9 @@ def test_every_type_reaches_the_query_store(world: World, worker: OutboxWorker) 
         "select reference, core_position from hub.declaration where status = 'applied' order by id"
     ).fetchall()
     assert len(applied) == 8
-    notices = world.hub.execute(
-        "select reference, template, personalisation->>'result' from hub.sms_message order by id"
-    ).fetchall()
+    notices = [  # the personalisation is sealed at rest (hub.messaging.sealed)
+        (m["reference"], m["template"], m["personalisation"]["result"]) for m in sealed_sms.messages(world.hub)
+    ]
     assert notices == [(ref, "declaration_done", "已生效") for ref, _ in applied]
     for _, position in applied:
         assert q(

@@ -22,6 +22,7 @@ from core import commands
 from core.archive import ArchiveFile
 from hub import pg
 from hub.access.subject import StaffRole
+from hub.crypto import payloads
 from hub.declarations import attachments, service
 from hub.declarations.attachments import AttachmentRefused, AttachmentTooLarge, sniff
 from hub.declarations.config import DeclarationSettings
@@ -194,9 +195,9 @@ def test_documents_travel_with_the_command_and_are_filed_in_the_core(world: Worl
     service.approve(world.hub, rev, decl.id, now=kit.NOW)
     world.hub.commit()
     # the outbox row holds the declaration only; the bytes are read from the attachments at send time
-    row = world.hub.execute("select command_id, payload from hub.declaration_command").fetchone()
+    row = world.hub.execute("select command_id, payload_enc from hub.declaration_command").fetchone()
+    assert row is not None and "attachments" not in payloads.opened(world.hub, payloads.COMMAND, row[0], row[1])
     world.hub.rollback()
-    assert row is not None and "attachments" not in row[1]
     command_id = row[0]
     with kit.core_api(world.dbs.core_url) as api:
         worker = OutboxWorker(world.dbs.hub_url, world.dbs.query_url, DeclarationSettings(core_api_url=api.url))

@@ -87,7 +87,8 @@ def test_concurrent_duplicates_apply_once(seeded: Databases) -> None:
 
 def test_a_configured_credential_is_required(seeded: Databases) -> None:
     from hub.declarations.config import DeclarationSettings
-    from hub.declarations.outbox import CoreClient, Refused
+    from hub.declarations.outbox import CoreClient
+    from hub.outbox_retry import Refused
 
     command = {
         "command_id": str(uuid.uuid4()),

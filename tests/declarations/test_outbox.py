@@ -7,9 +7,10 @@ from datetime import timedelta
 
 from hub.declarations import service
 from hub.declarations.config import DeclarationSettings
-from hub.declarations.outbox import OutboxWorker, backoff
+from hub.declarations.outbox import OutboxWorker
 from hub.declarations.states import Status
 from hub.declarations.types import DeclarationType as T
+from hub.outbox_retry import backoff
 from tests.declarations import kit
 from tests.declarations.conftest import World
 

@@ -11,6 +11,7 @@ import pytest
 
 from hub import pg
 from hub.access.subject import StaffRole
+from hub.crypto import payloads
 from hub.declarations import deadlines, service
 from hub.declarations.access import NotPermitted
 from hub.declarations.states import IllegalTransition, Status
@@ -187,7 +188,12 @@ def test_the_full_review_path_is_history_and_audit(world: World) -> None:
     ).fetchall()
     assert [a for (a,) in audited] == [f"declaration.{e.action}" for e in events]
     # exactly one command for the core, carrying the approved content
-    cmd = world.hub.execute("select type, unit_id, payload from hub.declaration_command").fetchall()
+    cmd = [  # the payload is sealed to the command (hub.crypto.payloads)
+        (kind, unit, payloads.opened(world.hub, payloads.COMMAND, command_id, envelope, plain))
+        for kind, unit, command_id, envelope, plain in world.hub.execute(
+            "select type, unit_id, command_id, payload_enc, payload from hub.declaration_command"
+        ).fetchall()
+    ]
     assert cmd == [("person_enrol", 1, {"person_id": 3, "start_date": "2025-03-01", "monthly_wage": "9000.00"})]
 
 

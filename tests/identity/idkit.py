@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from hub import ids, pg
 from hub.config.auth import AuthSettings
 from hub.identity import core_lookup
 from hub.identity.config import IdentityConfig
+from hub.messaging import sealed as sms_sealed
 from tests.conftest import Databases
 
 REGION = "430102"  # 长沙市芙蓉区, the 统筹区 of the test rows
@@ -122,21 +122,18 @@ def connections(dbs: Databases) -> Iterator[tuple[psycopg.Connection[Any], psyco
 
 def sent_messages(hub: psycopg.Connection[Any], phone: str | None = None) -> list[dict[str, Any]]:
     """Messages in the outbox (newest last), optionally for one recipient."""
-    rows = hub.execute(
-        "select recipient, template, personalisation, priority, purpose from hub.sms_message "
-        "where %s::text is null or recipient = %s order by id",
-        (phone, phone),
-    ).fetchall()
+    found = sms_sealed.messages(hub)  # the numbers and fields are sealed at rest: opened here
     hub.commit()
     return [
         {
-            "to": r[0],
-            "template": r[1],
-            "fields": r[2] if isinstance(r[2], dict) else json.loads(r[2]),
-            "priority": r[3],
-            "purpose": r[4],
+            "to": m["recipient"],
+            "template": m["template"],
+            "fields": m["personalisation"],
+            "priority": m["priority"],
+            "purpose": m["purpose"],
         }
-        for r in rows
+        for m in found
+        if phone is None or m["recipient"] == phone
     ]
 
 

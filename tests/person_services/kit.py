@@ -86,3 +86,33 @@ def audit_rows(hub_url: str, action: str, target_id: str) -> list[dict[str, Any]
         )
         names = [c.name for c in cur.description or ()]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+# Which retiree each test certifies. The tests share the seeded province (session scope) and each asserts
+# the certifications of its own retiree, so no two may pick the same one, in any order: test_eligibility
+# takes the first three, the first with a mobile number after them (the status page) and the last (the
+# reminder command); the kiosk test takes one of the rest holding a card in use.
+def _has_mobile(province: Province, person_id: int) -> bool:
+    with core_lookup.read_only(province.core_url) as core:
+        found = core_lookup.get_person(core, person_id)
+    return found is not None and core_lookup.is_mobile(found.phone)
+
+
+def status_page_retiree(province: Province) -> Retiree:
+    """test_eligibility's status page: the first retiree after the first three with a mobile number."""
+    return next(r for r in retirees(province)[3:-1] if _has_mobile(province, r.person_id))
+
+
+def kiosk_retiree(province: Province) -> Retiree:
+    """test_kiosk_cert's retiree: one card, in use; none of the retirees test_eligibility certifies."""
+    taken = {status_page_retiree(province).person_id}
+    with pg.connect(province.core_url) as core:
+        holders = {
+            int(r[0])
+            for r in core.execute(
+                "select aac001 from core.ac50 group by aac001 having bool_and(status = '1')"
+            ).fetchall()
+        }
+    found = [r for r in retirees(province)[3:-1] if r.person_id in holders and r.person_id not in taken]
+    assert found, "the seeded province has a retiree with a card for the kiosk test"
+    return found[-1]

@@ -218,8 +218,7 @@ def test_reminders_go_once_per_cycle_from_the_lead_time(province: Province) -> N
 
 
 def test_status_page_in_plain_words(province: Province) -> None:
-    with_phone = [r for r in kit.retirees(province)[3:-1] if _phone(province, r.person_id)]
-    retiree, worker = with_phone[0], kit.workers(province)[7]
+    retiree, worker = kit.status_page_retiree(province), kit.workers(province)[7]
     app = pages.app_for(province)
     now = app.state.identity.clock()  # the app's movable clock: 2026-03-02 09:00 in Shanghai
     with pg.connect(province.hub_url) as hub, pg.connect(province.query_url, autocommit=True) as store:
@@ -234,12 +233,6 @@ def test_status_page_in_plain_words(province: Province) -> None:
         assert 'href="/portal/me/certification" aria-current="page"' in shown.text
         pages.as_person(client, province, worker, "/portal/me/certification")
         assert "您目前无需认证" in client.get("/portal/me/certification").text
-
-
-def _phone(province: Province, person_id: int) -> bool:
-    with core_lookup.read_only(province.core_url) as core:
-        found = core_lookup.get_person(core, person_id)
-    return found is not None and core_lookup.is_mobile(found.phone)
 
 
 def test_reminder_command_is_idempotent(province: Province, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -35,13 +35,15 @@ def api(province: Province) -> Iterator[Api]:
 
 
 def _holder(api: Api, province: Province, retired: bool) -> Holder:
-    """A person with one card in use, a hub account and a query PIN; a retiree or a worker."""
+    """A person with one card in use, a hub account and a query PIN: the retiree this test certifies (one no
+    other test certifies, ``kit.kiosk_retiree``) or the first such worker (nobody certifies a worker)."""
     with pg.connect(province.core_url) as core:
         row = core.execute(
             "select p.aac001, p.aac002, c.aaz500 from core.ac01 p join core.ac50 c using (aac001) "
             "where c.status = '1' and p.aac084 = %s and p.aac058 = '01' and not exists (select 1 from core.ac50 x "
-            "where x.aac001 = p.aac001 and x.status <> '1') order by p.aac001 limit 1",
-            ("1" if retired else "0",),
+            "where x.aac001 = p.aac001 and x.status <> '1') and (%s::bigint is null or p.aac001 = %s) "
+            "order by p.aac001 limit 1",
+            ("1" if retired else "0", *[kit.kiosk_retiree(province).person_id if retired else None] * 2),
         ).fetchone()
     assert row is not None, "the seeded province has card holders"
     person_id, id_number, card_no = int(row[0]), str(row[1]), str(row[2])

@@ -106,16 +106,23 @@ def post(c: TestClient, path: str, **data: Any) -> Any:
 
 
 def snapshot(dbs: Databases) -> dict[str, Any]:
-    """Everything an administration action could write: accounts, roles, clients, grants, the audit log."""
+    """Everything an administration action could write: accounts (passwords included), lockout counters, the
+    SMS outbox, roles, clients, grants, verification jobs, the audit log."""
     with pg.connect(dbs.hub_url) as conn:
         return {
             "accounts": conn.execute(
-                "select id, status, totp_secret is not null from hub.account order by id"
+                "select id, status, totp_secret is not null, password_hash, password_must_change, "
+                "password_expires_at from hub.account order by id"
             ).fetchall(),
+            "lockout": conn.execute(
+                "select account_id, source, failures from hub.login_failure order by 1, 2"
+            ).fetchall(),
+            "sms": conn.execute("select count(*) from hub.sms_message").fetchone(),
             "roles": conn.execute("select account_id, role from hub.account_role order by 1, 2").fetchall(),
             "clients": conn.execute(
-                "select client_id, secret_hash, grant_types from hub.oauth_client order by 1"
+                "select client_id, secret_hash, grant_types, status from hub.oauth_client order by 1"
             ).fetchall(),
+            "verify_jobs": conn.execute("select id, state from hub.audit_verify_job order by 1").fetchall(),
             "grants": conn.execute("select id, revoked_at from hub.oauth_grant order by 1").fetchall(),
             "audit": conn.execute("select count(*) from hub.audit_log").fetchone(),
         }

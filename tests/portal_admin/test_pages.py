@@ -7,16 +7,21 @@ from __future__ import annotations
 import csv
 import io
 import re
+import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from gateway.api import anchor_key
 from hub import ids, pg
 from hub.access.subject import StaffRole
-from hub.audit import sync_writer
+from hub.audit import sync_writer, verify_job
+from hub.config.audit import AuditSettings
 from hub.identity import admin
+from tests import dbkit
 from tests.conftest import Databases
 from tests.identity.idkit import T0
 from tests.portal_admin import kit
@@ -38,15 +43,29 @@ def env(dbs: Databases) -> Iterator[Env]:
 
 def _account(dbs: Databases, login: str) -> tuple[str, str, list[str], bool]:
     """(id, status, roles, TOTP enrolled) of a staff login."""
-    with pg.connect(dbs.hub_url) as conn:
-        row = conn.execute(
-            "select a.id, a.status, coalesce((select array_agg(role order by role) from hub.account_role r "
-            "where r.account_id = a.id), '{}'), a.totp_secret is not null from hub.account a "
-            "where a.kind = 'staff' and a.login = %s",
-            (login,),
-        ).fetchone()
-    assert row is not None, login
+    row = dbkit.one(
+        dbs.hub_url,
+        "select a.id, a.status, coalesce((select array_agg(role order by role) from hub.account_role r "
+        "where r.account_id = a.id), '{}'), a.totp_secret is not null from hub.account a "
+        "where a.kind = 'staff' and a.login = %s",
+        (login,),
+    )
     return str(row[0]), str(row[1]), list(row[2]), bool(row[3])
+
+
+def _refusals(dbs: Databases, actor: str) -> list[tuple[str, ...]]:
+    """(action, target, reason) of every refused attempt of ``actor``, in the order written."""
+    return dbkit.audit(dbs.hub_url, "action, target_id, purpose", "actor = %s and result = 'refused'", (actor,))
+
+
+def _run_verification(app: Any, dbs: Databases) -> None:
+    """What `hub audit run` does: claim the queued job and walk it to the end (small batches, many steps)."""
+    owner = verify_job.worker_id()
+    settings = AuditSettings(verify_batch_rows=7)
+    with pg.connect(dbs.hub_url) as conn:
+        job_id = verify_job.claim(conn, owner, T0, timedelta(seconds=60))
+        assert job_id is not None
+        verify_job.run_job(conn, job_id, owner, anchor_key(app.state.settings), settings, threading.Event())
 
 
 def _create(c: TestClient, login: str, **extra: str) -> Any:
@@ -62,6 +81,8 @@ def test_the_system_administrator_creates_disables_and_resets(env: Env, dbs: Dat
 
     created = _create(c, "newstaff01")
     assert created.status_code == 200 and "临时密码只显示这一次" in created.text
+    # The page states the rule: changed at the first login, valid for HUB_AUTH__TEMPORARY_PASSWORD_DAYS (3).
+    assert "本人首次登录时须先修改密码才能办理业务" in created.text and "临时密码 3 天内有效" in created.text
     password = kit.secret_on(created.text)
     account_id, status, roles, _ = _account(dbs, "newstaff01")
     assert (status, roles) == ("active", [])  # no roles: those come from the security administrator
@@ -91,9 +112,11 @@ def test_the_system_administrator_creates_disables_and_resets(env: Env, dbs: Dat
     kit.act_as(c, app, None)
     started = kit.start_login(c, "newstaff01", password)
     assert started.status_code == 200 and "短信验证码" in started.text
-    assert kit.finish_login(c, started).status_code == 303
+    finished = kit.finish_login(c, started)  # a temporary password: only the change page is open
+    assert finished.status_code == 303 and finished.headers["location"].startswith("/auth/password?next=")
     newcomer = kit.Who("newcomer", c.cookies.get(kit.session_cookie(app)) or "", account_id, "newstaff01")
-    assert kit.act_as(c, app, newcomer).get("/portal/admin", follow_redirects=False).status_code == 403  # no role
+    held = kit.act_as(c, app, newcomer).get("/portal/admin", follow_redirects=False)
+    assert held.status_code == 303 and held.headers["location"] == "/auth/password?next=%2Fportal%2Fadmin"
 
     # Disabled: the open session ends at once and the password no longer logs in.
     kit.act_as(c, app, who["sys"])
@@ -130,6 +153,8 @@ def test_the_system_administrator_creates_disables_and_resets(env: Env, dbs: Dat
     kit.act_as(c, app, who["sys"])
     own = kit.post(c, f"/portal/admin/accounts/{who['sys'].account_id}/disable")
     assert own.status_code == 403 and "不能停用自己的账号" in own.text
+    assert _refusals(dbs, who["sys"].account_id) == [("account.disable", who["sys"].account_id, "self")]
+    assert _account(dbs, who["sys"].login)[1] == "active"
     missing = kit.post(c, "/portal/admin/accounts/acc_nobody/second-factor")
     assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
 
@@ -161,7 +186,14 @@ def test_the_security_administrator_grants_roles_never_to_themself(env: Env, dbs
     assert second_admin_role.status_code == 403 and "三员分离" in second_admin_role.text
     unknown_role = kit.post(c, f"/portal/admin/roles/{colleague['account_id']}/grant", role="superuser")
     assert unknown_role.status_code == 422 and "请选择角色" in unknown_role.text
-    assert kit.snapshot(dbs) == before
+    after = kit.snapshot(dbs)
+    assert {k: v for k, v in after.items() if k != "audit"} == {k: v for k, v in before.items() if k != "audit"}
+    # Both refusals by rule are in the chain (the unknown role is a bad form, not a refusal).
+    assert after["audit"][0] == before["audit"][0] + 2
+    assert _refusals(dbs, who["sec"].account_id) == [
+        ("role.grant", who["sec"].account_id, "self"),
+        ("role.grant", who["sys"].account_id, "separation"),
+    ]
 
     revoked = kit.post(c, f"/portal/admin/roles/{colleague['account_id']}/revoke", role="operator")
     assert revoked.status_code == 303 and _account(dbs, colleague["login"])[2] == ["reviewer"]
@@ -295,14 +327,36 @@ def test_the_auditor_finds_exports_and_verifies(env: Env, dbs: Databases) -> Non
         ).fetchall()
     assert dict(own).get("audit.export") == 1 and dict(own).get("audit.query", 0) >= 6
 
-    intact = kit.post(c, "/portal/admin/audit/verify")
-    assert intact.status_code == 200 and "审计日志完整" in intact.text
+    # The verification runs in the background: the page shows the queued job, then its result.
+    assert "尚未发起过完整性校验" in c.get("/portal/admin/audit/verify").text
+    started = kit.post(c, "/portal/admin/audit/verify")
+    assert started.status_code == 303
+    job_page = started.headers["location"]
+    assert re.fullmatch(r"/portal/admin/audit/verify/\d+", job_page)
+    queued = c.get(job_page)
+    assert queued.status_code == 200 and "排队等待" in queued.text and 'http-equiv="refresh"' in queued.text
+    assert kit.post(c, "/portal/admin/audit/verify").headers["location"] == job_page  # the same job again
+    _run_verification(app, dbs)
+    intact = c.get(job_page)
+    assert intact.status_code == 200 and "审计日志完整" in intact.text and 'http-equiv="refresh"' not in intact.text
+    assert "已完成" in intact.text and "重新校验" in intact.text
     with pg.connect(dbs.hub_url) as conn:  # tamper with one record behind the chain's back
         conn.execute("set session_replication_role = replica")  # a DBA bypassing the append-only triggers
         conn.execute("update hub.audit_log set result = 'refused' where target_id = %s", (account_id,))
+        tampered = conn.execute(
+            "select chain_id, seq from hub.audit_log where target_id = %s", (account_id,)
+        ).fetchone()
         conn.commit()
-    broken = kit.post(c, "/portal/admin/audit/verify")
+    assert tampered is not None
+    again = kit.post(c, "/portal/admin/audit/verify")
+    assert again.headers["location"] != job_page  # the last one is done: a new job
+    _run_verification(app, dbs)
+    broken = c.get(again.headers["location"])
     assert broken.status_code == 200 and "审计日志校验失败" in broken.text and "记录被修改" in broken.text
+    assert f"第一处断链：审计链 {tampered[0]} 第 {tampered[1]} 条，记录被修改" in broken.text
+    latest = c.get("/portal/admin/audit/verify")
+    assert f"第 {again.headers['location'].rsplit('/', 1)[1]} 号" in latest.text
+    assert c.get("/portal/admin/audit/verify/999999").status_code == 404
 
 
 def test_a_form_without_its_csrf_token_is_refused_and_writes_nothing(env: Env, dbs: Databases) -> None:
@@ -313,6 +367,7 @@ def test_a_form_without_its_csrf_token_is_refused_and_writes_nothing(env: Env, d
         ("sys", "/portal/admin/accounts", {"login": "forged01", "display_name": "伪造", "phone": "13912345678",
                                             "regions": "430102"}),
         ("sys", f"/portal/admin/accounts/{target['account_id']}/disable", {}),
+        ("sys", f"/portal/admin/accounts/{target['account_id']}/password", {"confirm": "yes"}),
         ("sec", f"/portal/admin/roles/{target['account_id']}/grant", {"role": "reviewer"}),
         ("sec", "/portal/admin/clients", {"client_id": "kiosk-forged", "name": "伪造", "channel": "kiosk",
                                            "scopes": "person:read"}),

@@ -16,6 +16,9 @@ from openpyxl import Workbook
 
 from hub import pg
 from hub.access.subject import StaffRole
+from hub.config.sms import SmsSettings
+from hub.messaging import sealed as sms_sealed
+from sms import jobs
 from tests.api.conftest import Province
 from tests.identity.oauthkit import make_app
 from tests.portal_staff import kit
@@ -52,10 +55,8 @@ def _job_of(response: Any) -> int:
 
 def _messages(province: Province, job_id: int) -> list[tuple[Any, ...]]:
     with pg.connect(province.hub_url) as conn:
-        return conn.execute(
-            "select recipient, personalisation, mandatory from hub.sms_message where job_id = %s order by recipient",
-            (job_id,),
-        ).fetchall()
+        found = sms_sealed.messages(conn, "job_id = %s", (job_id,))  # sealed at rest: opened here
+    return sorted((m["recipient"], m["personalisation"], m["mandatory"]) for m in found)
 
 
 def _audited(province: Province, job_id: int, action: str) -> list[tuple[Any, ...]]:
@@ -109,6 +110,11 @@ def test_rights_statement_job_for_one_region_with_preview_and_audit(app: Any, st
             follow_redirects=False,
         )
         job_id = _job_of(created)
+        assert "准备收件人名单中" in client.get(f"/portal/staff/sms/{job_id}?created=1").text
+        # the sms worker prepares the job (jobs.fill, a batch per transaction) until it is a draft
+        with pg.connect(staff_province.hub_url) as conn, pg.connect(staff_province.query_url) as q:
+            while (step := jobs.fill(conn, q, SmsSettings(), 5)) is not None and not step.finished:
+                pass
         detail = client.get(f"/portal/staff/sms/{job_id}?created=1")
         assert detail.status_code == 200 and "群发任务已创建" in detail.text and "示例短信" in detail.text
 
@@ -134,7 +140,7 @@ def test_rights_statement_job_for_one_region_with_preview_and_audit(app: Any, st
         assert f"尊敬的{shown}：" in body and phone not in detail.text
         if len(full) > 1:
             assert f"尊敬的{full}：" not in body
-    assert _audited(staff_province, job_id, "create") == [(creator["account_id"], f"ok:{len(expected)}")]
+    assert _audited(staff_province, job_id, "create") == [(creator["account_id"], "ok:preparing")]
 
     # the draft waits for a second person; the reviewer's approval is audited too
     with TestClient(app, raise_server_exceptions=False) as client:

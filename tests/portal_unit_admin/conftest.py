@@ -56,8 +56,9 @@ class Portal:
             conn.commit()
         return login
 
-    def login(self, unit_id: int, login: str, password: str = PW) -> None:
-        """Walk the unit login (password, captcha, SMS code) as in tests/portal_unit/test_unit_wages.py."""
+    def login(self, unit_id: int, login: str, password: str = PW, lands: str = "/portal/unit") -> None:
+        """Walk the unit login (password, captcha, SMS code) as in tests/portal_unit/test_unit_wages.py;
+        ``lands``: where the login sends the browser (the change page for an administrator-issued password)."""
         self.client.cookies.clear()
         self.current_login = login
         form = self.client.get("/auth/login?kind=unit_operator")
@@ -71,7 +72,7 @@ class Portal:
             "/auth/login/verify", data={**hidden(started.text), "code": CODE, "next": "/portal/unit"},
             follow_redirects=False,
         )  # fmt: skip
-        assert done.status_code == 303 and done.headers["location"] == "/portal/unit", done.text
+        assert done.status_code == 303 and done.headers["location"] == lands, done.text
 
 
 @pytest.fixture

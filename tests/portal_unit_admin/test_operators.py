@@ -45,7 +45,8 @@ def test_admin_adds_disables_and_hands_over(unit_admin: tuple[Portal, dict[str, 
         follow_redirects=False,
     )
     assert added.status_code == 303
-    assert login in client.get(added.headers["location"]).text
+    shown = client.get(added.headers["location"]).text
+    assert login in shown and "首次登录时须修改密码，初始密码3天内有效" in shown
     new_id, is_admin, status = _accounts(portal, unit_id)[login]
     assert (is_admin, status) == (False, "active")
 
@@ -69,7 +70,15 @@ def test_admin_adds_disables_and_hands_over(unit_admin: tuple[Portal, dict[str, 
     stale = client.get("/portal/unit/admin/operators")
     assert stale.status_code == 403 and "此功能仅供单位管理员使用" in stale.text
 
-    portal.login(unit_id, login)
+    # The administrator issued this operator's password: the first login opens only the change page.
+    portal.login(unit_id, login, lands="/auth/password?next=%2Fportal%2Funit")
+    held = client.get("/portal/unit/admin/operators", follow_redirects=False)
+    assert held.status_code == 303 and held.headers["location"].startswith("/auth/password?next=")
+    changed = client.post(
+        "/auth/password",
+        data={**csrf(client, "/auth/password"), "current": PW, "password": "Mine@2026ab", "password2": "Mine@2026ab"},
+    )
+    assert changed.status_code == 200 and "密码已修改" in changed.text
     assert me in client.get("/portal/unit/admin/operators").text  # the new administrator manages
 
 

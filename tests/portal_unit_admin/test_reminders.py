@@ -18,6 +18,7 @@ from gateway.cli import app as cli
 from hub import pg
 from hub.crypto import columns as sealed
 from hub.crypto import keys, ring
+from hub.messaging import sealed as sms_sealed
 from hub.messaging import templates
 from hub.units.reminders import remind
 from tests.api.conftest import Province
@@ -74,8 +75,9 @@ def region(province: Province) -> Iterator[dict[str, Any]]:
     with pg.connect(province.hub_url) as conn:
         conn.execute("delete from hub.declaration where unit_id = any(%s)", (ids,))
         conn.execute("delete from hub.unit_reminder where unit_id = any(%s)", (ids,))
-        conn.execute("delete from hub.sms_message where purpose = 'unit_reminder' and recipient = any(%s)",
-                     (list(phones.values()),))  # fmt: skip
+        keyring = sms_sealed.for_writing(conn)
+        conn.execute("delete from hub.sms_message where purpose = 'unit_reminder' and recipient_bidx = any(%s)",
+                     ([sms_sealed.number_index(keyring, p) for p in phones.values()],))  # fmt: skip
         conn.commit()
 
 
@@ -89,12 +91,9 @@ def _run(province: Province, today: date, days: int = 5) -> Any:
 def _sent(province: Province, region: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]]:
     phones = [u[1] for u in region["units"].values()]
     with pg.connect(province.hub_url) as conn:
-        rows = conn.execute(
-            "select recipient, template, personalisation from hub.sms_message where purpose = 'unit_reminder' "
-            "and recipient = any(%s) order by recipient",
-            (phones,),
-        ).fetchall()
-    return [(r[0], r[1], r[2]) for r in rows]
+        found = sms_sealed.messages(conn, "purpose = 'unit_reminder'")
+    rows = sorted((m["recipient"], m["template"], m["personalisation"]) for m in found if m["recipient"] in phones)
+    return rows
 
 
 def test_reminders_once_per_unit_and_window(

@@ -10,6 +10,7 @@ from psycopg.rows import dict_row
 
 from hub import pg
 from hub.crypto import columns as sealed
+from hub.declarations import records
 from tests.portal_unit_admin.conftest import Portal, hidden
 
 
@@ -50,10 +51,8 @@ def test_unit_change_submits_once_per_key(unit_admin: tuple[Portal, dict[str, An
     assert again.headers["location"] == sent.headers["location"]  # the same key never creates two
     assert _count(portal, unit["unit_id"], "unit_change") == before + 1
     with pg.connect(portal.province.hub_url) as conn:
-        row = conn.execute(
-            "select payload, status from hub.declaration where id = %s",
-            (int(sent.headers["location"].rsplit("/", 1)[1]),),
-        ).fetchone()
+        decl = records.fetch(conn, int(sent.headers["location"].rsplit("/", 1)[1]))  # the payload opened
+        row = (decl.payload, decl.status.value) if decl is not None else None
     assert row is not None
     assert row[0] == {"address": "芙蓉区 五一大道 100 号"}  # empty fields are not changes; spaces folded
     assert row[1] == "submitted"
@@ -113,9 +112,8 @@ def test_unit_contact_masked_current_values_and_errors(unit_admin: tuple[Portal,
     )  # fmt: skip
     assert ok.status_code == 303, ok.text
     with pg.connect(portal.province.hub_url) as conn:
-        row = conn.execute(
-            "select payload from hub.declaration where id = %s", (int(ok.headers["location"].rsplit("/", 1)[1]),)
-        ).fetchone()
+        decl = records.fetch(conn, int(ok.headers["location"].rsplit("/", 1)[1]))  # the payload opened
+        row = (decl.payload,) if decl is not None else None
     assert row is not None
     assert row[0] == {
         "contact_name": "李四",

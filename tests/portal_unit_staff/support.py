@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from hub import pg
 from hub.crypto import columns as sealed
+from hub.crypto import payloads
 from tests.api.conftest import Province
 from tests.portal_unit_staff.conftest import hidden
 
@@ -40,11 +41,16 @@ def post(client: TestClient, slug: str, form: dict[str, str], values: dict[str, 
 def declarations(province: Province, unit_id: int, type_: str | None = None) -> list[dict[str, Any]]:
     with pg.connect(province.hub_url) as conn:
         rows = conn.execute(
-            "select id, type, payload, status from hub.declaration where unit_id = %s "
+            "select id, type, payload_enc, payload, status from hub.declaration where unit_id = %s "
             "and (%s::text is null or type = %s) order by id",
             (unit_id, type_, type_),
         ).fetchall()
-    return [{"id": r[0], "type": r[1], "payload": r[2], "status": r[3]} for r in rows]
+        # The payload is sealed at rest (hub.crypto.payloads): opened here as the review pages open it.
+        return [
+            {"id": r[0], "type": r[1], "payload": payloads.opened(conn, payloads.DECLARATION, r[0], r[2], r[3]),
+             "status": r[4]}
+            for r in rows
+        ]  # fmt: skip
 
 
 def query_rows(province: Province, sql: str, *args: object) -> list[tuple[Any, ...]]:

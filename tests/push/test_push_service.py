@@ -11,6 +11,7 @@ import psycopg
 from hub import pg
 from hub.config.push import PushSettings
 from hub.content.inbox import MessageKind
+from hub.messaging import sealed as sms_sealed
 from hub.push import service, watch
 from hub.push.decide import Urgency
 from sync import apply, feed
@@ -25,10 +26,7 @@ PHONE = "13900000001"
 
 
 def _sms(hub: psycopg.Connection[Any]) -> list[tuple[str, str, dict[str, str]]]:
-    return [
-        (r[0], r[1], dict(r[2]))
-        for r in hub.execute("select recipient, template, personalisation from hub.sms_message order by id")
-    ]
+    return [(m["recipient"], m["template"], dict(m["personalisation"])) for m in sms_sealed.messages(hub)]
 
 
 def _inbox(hub: psycopg.Connection[Any]) -> list[tuple[int, str, str]]:
@@ -66,13 +64,18 @@ def test_quiet_hours_hold_the_sms_until_morning(dbs: Databases) -> None:
         morning = datetime(2026, 11, 28, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
         assert decision is not None and decision.sms_at == morning
         assert _sms(hub) == []
+        # While held, the number is kept only sealed to the notice.
+        held = hub.execute("select sms_phone, sms_phone_enc is not null from hub.push_notice").fetchall()
+        assert held == [(None, True)]
         assert service.release_due(hub, morning - timedelta(seconds=1)) == 0
         assert service.release_due(hub, morning) == 1
         assert service.release_due(hub, morning + timedelta(hours=1)) == 0  # released once
         hub.commit()
         assert [t for _, t, _ in _sms(hub)] == ["benefit_paid"]
-        held = hub.execute("select count(*) from hub.push_notice where sms_phone is not null").fetchone()
-        assert held == (0,)  # the phone is not kept once the SMS is queued
+        kept = hub.execute(
+            "select count(*) from hub.push_notice where sms_phone is not null or sms_phone_enc is not null"
+        ).fetchone()
+        assert kept == (0,)  # the phone is not kept once the SMS is queued
 
 
 def test_preferences_are_validated(dbs: Databases) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from hub import pg
 from hub.config.push import PushSettings
+from hub.messaging import sealed as sms_sealed
 from hub.push import watch
 from sync import apply, feed
 from sync.worker import FEED, SyncWorker
@@ -54,7 +55,8 @@ def test_worker_sends_the_card_notice_and_stops_cleanly(dbs: Databases) -> None:
         deadline = time.monotonic() + 30  # liveness bound
         with pg.connect(dbs.hub_url) as hub:
             while True:
-                row = hub.execute("select template, personalisation->>'status' from hub.sms_message").fetchone()
+                found = sms_sealed.messages(hub)
+                row = (found[0]["template"], found[0]["personalisation"]["status"]) if found else None
                 hub.commit()
                 if row is not None:
                     break

@@ -22,6 +22,7 @@ import pytest
 
 from hub import pg
 from hub.config.sms import SmsSettings
+from hub.messaging import sealed
 from sms import jobs
 from tests.conftest import Databases
 from tests.sms.helpers import query, wait
@@ -144,9 +145,10 @@ def test_broadcast_survives_sigkill_without_sending_twice(dbs: Databases, tmp_pa
     counted = smsc.counts()
     duplicates = sum(n - 1 for n in counted.values() if n > 1)
     assert duplicates == 0
-    rows = query(dbs.hub_url, "select recipient, status, segments from hub.sms_message where job_id = %s", job)
-    hub_state = {str(r[0]): str(r[1]) for r in rows}
-    segments = {str(r[0]): int(r[2]) for r in rows}
+    with pg.connect(dbs.hub_url) as conn:
+        rows = sealed.messages(conn, "job_id = %s", (job,))  # the numbers are sealed: opened here
+    hub_state = {str(r["recipient"]): str(r["status"]) for r in rows}
+    segments = {str(r["recipient"]): int(r["segments"] or 0) for r in rows}
     by_phone = Counter(dest for dest, _, _ in counted)
     for phone in by_phone:
         assert hub_state[phone] in ("sent", "delivered", "unknown")

@@ -21,6 +21,7 @@ import pytest
 
 from hub import pg
 from hub.config.sms import SmsSettings
+from hub.messaging import sealed
 from sms import jobs, text
 from tests.conftest import Databases
 from tests.sms.helpers import query, wait
@@ -57,7 +58,8 @@ def assert_no_message_cut(dbs: Databases, smsc: Smsc, job: int) -> None:
     for destination, seqs in received.items():
         assert sorted(seqs) == list(range(1, SEGMENTS + 1)), (destination, seqs)  # all segments, never some
         assert set(seqs.values()) == {1}, (destination, seqs)  # each once
-    rows = query(dbs.hub_url, "select recipient, status from hub.sms_message where job_id = %s", job)
+    with pg.connect(dbs.hub_url) as conn:
+        rows = [(r["recipient"], r["status"]) for r in sealed.messages(conn, "job_id = %s", (job,))]
     for recipient, status in rows:
         # at the SMSC exactly when the hub recorded it sent (or delivered); the rest waits, untouched
         assert (status != "created") == (recipient in received), (recipient, status)

@@ -12,7 +12,7 @@ from alembic import op
 revision = "0016_attachments"
 down_revision = "0001"
 branch_labels = ("attachments",)
-depends_on = None
+depends_on = ("0005_declarations",)  # hub.declaration_attachment references hub.declaration
 
 
 def upgrade() -> None:
