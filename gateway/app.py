@@ -224,6 +224,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
     fast.mount(
         app,
         enabled=settings.fast_reads,
+        batch=settings.batch_reads,
         web=settings.web,
         graphql=app.state.graphql_schema,
     )

@@ -120,7 +120,7 @@ def _digits(value: bytes, limit: int) -> int | None:
 class FastReads:
     """Recognises the hot reads (``match``) and answers them (``serve``)."""
 
-    def __init__(self, *, timeout: float, max_body: int, graphql: BaseSchema | None) -> None:
+    def __init__(self, *, timeout: float, max_body: int, graphql: BaseSchema | None, batch: bool = True) -> None:
         self.timeout = timeout  # hub.http.limits: the answer must start within it
         self.max_graphql_body = min(MAX_GRAPHQL_BODY, max_body)  # larger: the limits middleware decides
         self.graphql = graphql
@@ -131,6 +131,9 @@ class FastReads:
         self.plans = _plans(graphql)
         self.planned = 0  # answers written from a plan
         self._masker = ProblemErrors()
+        # Overview reads of one loop pass share a statement (hub.access.consistency.OnceBatcher); the rate
+        # limiter's checks share a Redis call on their own (hub.access.ratelimit).
+        self.batcher = consistency.OnceBatcher() if batch else None
 
     # matching ---------------------------------------------------------------------------------
     def match(self, scope: Scope) -> Work | None:
@@ -282,6 +285,7 @@ class FastReads:
                 token,
                 state.consistency_timeout,
                 getattr(state, "read_cache", None),
+                batcher=self.batcher,
             )
             result = await getattr(persons, function)(pending, person_id)
             return bytes(result.__pydantic_serializer__.to_json(result, by_alias=True))
@@ -317,13 +321,17 @@ class FastReads:
         if plan is not None and data.get("operationName") in (None, plan.operation_name):
             pid = _person_id(plan.raw_id(data.get("variables")))
             if pid is not None:
-                tracked = TrackedRead(state.pools, caller, state.audit, token, state.consistency_timeout, cache)
+                tracked = TrackedRead(
+                    state.pools, caller, state.audit, token, state.consistency_timeout, cache, batcher=self.batcher
+                )
                 return await self._run_plan(request, data, plan, tracked, pid)
             # An id strawberry refuses or answers as missing without reading: the ordinary path below.
         elif self._overview_only(query):
             # The document reads one DataLoader batch of overviews and nothing else: that batch's one
             # statement is the snapshot (hub.access.consistency.PendingRead), no transaction is opened.
-            tracked = TrackedRead(state.pools, caller, state.audit, token, state.consistency_timeout, cache)
+            tracked = TrackedRead(
+                state.pools, caller, state.audit, token, state.consistency_timeout, cache, batcher=self.batcher
+            )
             out = await self._execute(request, data, OverviewOnlyContext(tracked))
             if tracked.refused is not None:
                 # The snapshot itself failed (read-your-writes 503, store down): FastAPI's context dependency
@@ -467,9 +475,11 @@ class TrackedRead(consistency.PendingRead):
     refused: Exception | None = dc_field(default=None, init=False)
 
     @asynccontextmanager
-    async def once(self, query: str, params: dict[str, Any]) -> AsyncIterator[tuple[CachedReadContext, list[Row]]]:
+    async def once_keyed(
+        self, build: consistency.KeyedQuery, ids: Sequence[int], key: str
+    ) -> AsyncIterator[tuple[CachedReadContext, list[Row]]]:
         try:
-            async with super().once(query, params) as got:
+            async with super().once_keyed(build, ids, key) as got:
                 self.began = True
                 yield got
         except Exception as exc:
@@ -562,10 +572,11 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-def mount(app: GatewayApp, *, enabled: bool, web: WebSettings, graphql: BaseSchema | None) -> None:
-    """Put the fast path in front of ``app`` (``enabled`` is ``HUB_FAST_READS``; ``web`` the request limits)."""
+def mount(app: GatewayApp, *, enabled: bool, web: WebSettings, graphql: BaseSchema | None, batch: bool = True) -> None:
+    """Put the fast path in front of ``app`` (``enabled`` is ``HUB_FAST_READS``, ``batch`` ``HUB_BATCH_READS``;
+    ``web`` the request limits)."""
     app.fast_reads = (
-        FastReads(timeout=web.request_timeout_seconds, max_body=web.max_body_bytes, graphql=graphql)
+        FastReads(timeout=web.request_timeout_seconds, max_body=web.max_body_bytes, graphql=graphql, batch=batch)
         if enabled
         else None
     )

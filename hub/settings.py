@@ -62,6 +62,16 @@ class Settings(BaseSettings):
     fast_reads: bool = Field(
         True, description="serve the hot person reads and GraphQL outside FastAPI's per-request machinery"
     )
+    rate_limits: dict[str, dict[Literal["client", "subject", "ip"], tuple[float, int]]] = Field(
+        default_factory=dict,
+        description="API rate limits replacing the defaults of hub.access.ratelimit: route class -> "
+        'dimension -> [sustained requests per second, burst], e.g. {"read": {"client": [20000, 40000]}}',
+    )
+    batch_reads: bool = Field(
+        True,
+        description="on the fast path, share one Redis call among the rate-limit checks and one query-store "
+        "statement among the overview reads made in one pass of the event loop",
+    )
     redis_url: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8000
@@ -84,6 +94,17 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             text = value.strip()
             return tuple(json.loads(text)) if text.startswith("[") else tuple(text.split())
+        return value
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _positive_limits(
+        cls, value: dict[str, dict[str, tuple[float, int]]]
+    ) -> dict[str, dict[str, tuple[float, int]]]:
+        for route, dims in value.items():
+            for dim, (rate, burst) in dims.items():
+                if rate <= 0 or burst < 1:
+                    raise ValueError(f"{route}.{dim}: the rate must be > 0 and the burst >= 1")
         return value
 
     @model_validator(mode="after")

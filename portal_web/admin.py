@@ -3,7 +3,10 @@
 - The system administrator (系统管理员) lists and searches staff accounts, creates one (without roles, with
   a temporary password shown once), disables or re-enables an account (its open sessions end at once)
   resets a second factor and re-issues a temporary password (重置密码: confirmed first, shown once; the
-  account's sessions and OAuth grants end at once and the owner gets an SMS notice).
+  account's sessions and OAuth grants end at once and the owner gets an SMS notice). At the agency counter,
+  after checking the unit's papers, the system administrator also looks a unit of the agency's 统筹区 up
+  (单位管理员账号) and re-issues the temporary password of a unit administrator who cannot use the SMS
+  self-service reset (``hub.identity.unit_admins``), the same way.
 - The security administrator (安全管理员) grants and revokes roles, and manages the clients of kiosks, the
   12333 hotline, partners and the app: registers one (its secret shown once), rotates a secret, disables
   or re-enables a client.
@@ -35,12 +38,12 @@ from hub import pg
 from hub.access.subject import Channel, StaffRole, Subject, SubjectKind
 from hub.errors import HubError, ValidationFailed
 from hub.http import problem
-from hub.identity import admin, clients, password_change, refusals, sessions
+from hub.identity import accounts, admin, clients, core_lookup, password_change, refusals, sessions, unit_admins
 from hub.identity.errors import Conflict as AccountConflict
 from hub.identity.errors import Forbidden as IdentityForbidden
 from hub.identity.errors import IdentityError
 from hub.identity.errors import NotFound as AccountNotFound
-from hub.ids import mask_phone
+from hub.ids import mask_name, mask_phone
 from hub.persons import paging
 from portal_web.ui import SHANGHAI, csrf_of, error_renderer, local_time, page
 
@@ -85,6 +88,7 @@ NOTICES = {
     "client-disabled": "客户端已停用，其令牌已全部作废。",
     "client-enabled": "客户端已启用。",
 }
+LOCK_LABELS = {"none": "未锁定", "source": "临时锁定（部分来源）", "global": "已锁定"}
 VERIFY_STATES = {"queued": "排队等待", "running": "正在校验", "done": "已完成", "failed": "未能完成"}
 FINDING_KINDS = {
     "edited": "记录被修改",
@@ -128,7 +132,7 @@ def nav_for(subject: Subject) -> tuple[tuple[str, str], ...]:
     """The administration menu: only the pages the caller's roles open."""
     items: list[tuple[str, str]] = []
     if subject.has_role(StaffRole.SYSTEM_ADMIN):
-        items.append((f"{PREFIX}/accounts", "工作人员账号"))
+        items += [(f"{PREFIX}/accounts", "工作人员账号"), (f"{PREFIX}/unit-admins", "单位管理员账号")]
     if subject.has_role(StaffRole.SECURITY_ADMIN):
         items += [(f"{PREFIX}/roles", "角色授权"), (f"{PREFIX}/clients", "系统客户端")]
     if subject.has_role(StaffRole.AUDITOR):
@@ -454,6 +458,99 @@ def router(authenticate: Authenticate, anchor_key_of: AnchorKeyOf) -> APIRouter:
         return page(
             request, "portal/admin_password.html", subject=subject, title="工作人员密码已重置", account=None,
             reset=reset, expires=local_time(reset.expires_at), valid_days=valid_days, **chrome,
+        )  # fmt: skip
+
+    # 系统管理员: 单位管理员账号 (at the agency counter, after checking the unit's papers) ---------------------
+
+    async def show_unit_admins(
+        request: Request,
+        subject: Subject,
+        *,
+        code: str = "",
+        unit: unit_admins.UnitAdmins | None = None,
+        errors: dict[str, str] | None = None,
+        status: int = 200,
+    ) -> Response:
+        return page(
+            request,
+            "portal/admin_unit_admins.html",
+            subject=subject,
+            status=status,
+            title="单位管理员账号",
+            code=code,
+            unit=unit,
+            lock_labels=LOCK_LABELS,
+            errors=errors or {},
+            **_chrome(subject, f"{PREFIX}/unit-admins"),
+        )
+
+    @r.get("/unit-admins")
+    async def unit_admins_page(
+        request: Request, subject: Caller, code: Annotated[str, Query(max_length=40)] = ""
+    ) -> Response:
+        """Look a unit of the agency's 统筹区 up by 统一社会信用代码 or 单位编号 and list its administrators; a
+        unit elsewhere answers like a missing one, a malformed code with the reason (nothing written)."""
+        code = code.strip()
+        rt = rt_of(request)
+        core_url = request.app.state.endpoints.core_db_url
+
+        def work(hub: psycopg.Connection[Any]) -> unit_admins.UnitAdmins | None:
+            unit_admins.require_system_admin(subject)
+            if not code:
+                return None
+            with core_lookup.read_only(core_url) as core:
+                return unit_admins.find(hub, core, rt.cfg, subject, code, now=rt.clock())
+
+        try:
+            unit = await hub_work(
+                request, work, commit=True, subject=subject, action=unit_admins.LOOKUP,
+                target=("unit", "".join(code.split()).upper()[:18] or "*"),
+            )  # fmt: skip
+        except unit_admins.InvalidUnitCode as exc:
+            return await show_unit_admins(request, subject, code=code, errors={"code": exc.detail}, status=422)
+        if code and unit is None:
+            missing = "未找到该单位。请核对统一社会信用代码或单位编号；只能查询本经办机构统筹区内的单位。"
+            return await show_unit_admins(request, subject, code=code, errors={"code": missing}, status=404)
+        return await show_unit_admins(request, subject, code=code, unit=unit)
+
+    @r.post("/unit-admins/{account_id}/password")
+    async def unit_admin_password_reset(request: Request, subject: Caller, account_id: str) -> Response:
+        """重置密码 of a unit's administrator: the first post asks for confirmation; the confirmed one
+        (``confirm=yes``) issues a new temporary password, shown once, and ends the operator's sessions and OAuth
+        grants at once. An ordinary operator, or a unit outside the agency's 统筹区, answers as missing."""
+        fields, _ = await _fields(request)
+        rt = rt_of(request)
+        aid = account_id[:40]
+        core_url = request.app.state.endpoints.core_db_url
+        chrome = _chrome(subject, f"{PREFIX}/unit-admins")
+        valid_days = rt.cfg.settings.temporary_password_days
+        attempt: dict[str, Any] = {"subject": subject, "action": admin.PASSWORD_RESET, "target": ("account", aid)}
+        if fields.get("confirm") != "yes":
+
+            def target_of(hub: psycopg.Connection[Any]) -> tuple[accounts.Account, core_lookup.CoreUnit]:
+                with core_lookup.read_only(core_url) as core:
+                    return unit_admins.reset_target(hub, core, subject, aid)
+
+            target, unit = await hub_work(request, target_of, commit=False, **attempt)
+            return page(
+                request, "portal/admin_unit_password.html", subject=subject, title="重置单位管理员密码",
+                account=target, display_name=mask_name(target.display_name), unit=unit,
+                phone=mask_phone(target.phone) if target.phone else None, reset=None, valid_days=valid_days,
+                **chrome,
+            )  # fmt: skip
+
+        def reset(hub: psycopg.Connection[Any]) -> tuple[admin.PasswordReset, core_lookup.CoreUnit]:
+            with core_lookup.read_only(core_url) as core:
+                return unit_admins.reset_password(hub, core, rt.cfg, subject, aid, now=rt.clock())
+
+        done, unit = await hub_work(request, reset, commit=True, **attempt)
+        await run_in_threadpool(
+            password_change.end_other_sessions, rt.redis, rt.sessions, done.changed, keep_session=None,
+            now=rt.clock(), marker_ttl_seconds=rt.cfg.settings.access_token_ttl_seconds + 60,
+        )  # fmt: skip
+        return page(
+            request, "portal/admin_unit_password.html", subject=subject, title="单位管理员密码已重置", account=None,
+            unit=unit, reset=done, expires=local_time(done.expires_at), valid_days=valid_days, **chrome,
         )  # fmt: skip
 
     # 安全管理员: 角色授权 ------------------------------------------------------------------------------

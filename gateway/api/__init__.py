@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from gateway.api import audit, persons, units
 from gateway.graphql.router import graphql_router
 from hub.access.cache import CacheTailer, HotCache
-from hub.access.ratelimit import DEFAULT_LIMITS, RateLimiter
+from hub.access.ratelimit import RateLimiter, limits_with
 from hub.audit.chain import sm3
 from hub.audit.writer import AuditLog
 from hub.http import problem
@@ -89,7 +89,7 @@ def mount(app: FastAPI, settings: Settings, endpoints: Endpoints) -> None:
     app.add_middleware(RequestIdMiddleware)  # added last, so outermost: the error middleware sees the id
     problem.install(app, validation_error=RequestValidationError)
     app.state.consistency_timeout = 2.0
-    app.state.rate_limits = DEFAULT_LIMITS
+    app.state.rate_limits = limits_with(settings.rate_limits)
 
     v1 = APIRouter(prefix="/api/v1")
     v1.include_router(persons.router)

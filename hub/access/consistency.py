@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,12 +34,15 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
+from hub.access.batching import Coalescer, Pending
 from hub.access.cache import CachedReadContext, HotCache
 from hub.access.channels import Masker, masker
 from hub.access.context import AuditSink, Caller
 from hub.access.subject import Subject
 from hub.db import Pools, ReadConnection
 from hub.errors import ServiceUnavailable
+
+log = logging.getLogger(__name__)
 
 FEED = "core"  # sync.worker.FEED; the hub may not import sync
 NO_POSITION = "0:0:"  # a store that has never been filled
@@ -250,6 +254,7 @@ class PendingRead:
     timeout: float = 2.0
     cache: HotCache | None = None
     poll: float = 0.05
+    batcher: OnceBatcher | None = None  # shares one statement among the reads of one loop pass
     mask: Masker = field(init=False)
 
     def __post_init__(self) -> None:
@@ -267,6 +272,42 @@ class PendingRead:
         as loading a keyring; it goes back to the pool when the block ends. Raises ServiceUnavailable
         (503) when the token is not applied anywhere within the timeout.
         """
+        async with self._rows(query, params) as (conn, snap, rows):
+            yield self._context(conn, snap), rows
+
+    @asynccontextmanager
+    async def once_keyed(
+        self, build: KeyedQuery, ids: Sequence[int], key: str
+    ) -> AsyncIterator[tuple[CachedReadContext, list[Row]]]:
+        """``once(*build(ids))``, whose rows are those whose column ``key`` is one of ``ids``.
+
+        With a ``batcher`` and no token, the reads of the same ``build`` made in one pass of the event loop
+        share one statement over all their ids (``OnceBatcher``): each caller gets its own copies of its
+        rows, in the order of its ids, and the snapshot of that statement. A read with a token runs alone
+        (its wait for the token is its own).
+        """
+        if self.batcher is None or self.token is not None:
+            async with self.once(*build(ids)) as got:
+                yield got
+            return
+        future = self.batcher.coalescer(build, key).add((self, ids))
+        try:
+            conn, snap, rows, release = await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                future.result()[3]()  # answered, then cancelled before it resumed: hand the connection back
+            raise
+        try:
+            yield self._context(conn, snap), rows
+        finally:
+            release()
+
+    @asynccontextmanager
+    async def _rows(
+        self, query: str, params: dict[str, Any], count: int = 1
+    ) -> AsyncIterator[tuple[AsyncConnection[Any], Snapshot, list[Row]]]:
+        """The connection, snapshot and rows of ``query`` wrapped by ``once_statement`` (``count``: the
+        reads this statement answers, for the per-server counters)."""
         deadline = time.monotonic() + self.timeout
         token = self.token
         statement = once_statement(query, with_token=token is not None)
@@ -287,9 +328,9 @@ class PendingRead:
                         self.poll,
                     )
                     if got is not None:
-                        replicas.served[replica.label] += 1
+                        replicas.served[replica.label] += count
                         began = True
-                        yield self._context(conn, got[0]), got[1]
+                        yield conn, got[0], got[1]
                         return
             except (PoolTimeout, PoolClosed):  # busy, or its pool is being renewed: the primary answers
                 if began:
@@ -304,10 +345,82 @@ class PendingRead:
             if got is None:
                 raise ServiceUnavailable("数据正在同步，请稍后再试")
             if replicas is not None:
-                replicas.served[PRIMARY] += 1
-            yield self._context(conn, got[0]), got[1]
+                replicas.served[PRIMARY] += count
+            yield conn, got[0], got[1]
 
     def _context(self, conn: AsyncConnection[Any], snap: Snapshot) -> CachedReadContext:
         return CachedReadContext(
             ReadConnection(conn), self.caller, self.audit, snap.as_of, event_id=snap.event_id, cache=self.cache
         )
+
+
+# A family of queries batchable by id: the query and parameters reading the rows of these ids.
+KeyedQuery = Callable[[Sequence[int]], tuple[str, dict[str, Any]]]
+# What a batched read gets: the shared connection, the snapshot, its rows, and the call handing the
+# connection back (it returns to the pool once every read of the batch has handed it back).
+Batched = tuple[AsyncConnection[Any], Snapshot, list[Row], Callable[[], None]]
+BATCH_HOLD_SECONDS = 60.0  # a read still holding the shared connection after this is let go (logged)
+
+
+class OnceBatcher:
+    """Shares one ``once`` statement among the token-less reads of one query family made in one pass of
+    the event loop (``PendingRead.once_keyed``): one round trip and one driver call for all of them.
+
+    The statement reads the union of their ids; every read sees the same snapshot, as if it had run at
+    that moment on its own, and the shared connection goes back to the pool when the last of them is done.
+    """
+
+    def __init__(self, max_batch: int = 128) -> None:
+        self.max_batch = max_batch
+        self._coalescers: dict[tuple[KeyedQuery, str], Coalescer[tuple[PendingRead, Sequence[int]], Batched]] = {}
+
+    def coalescer(self, build: KeyedQuery, key: str) -> Coalescer[tuple[PendingRead, Sequence[int]], Batched]:
+        found = self._coalescers.get((build, key))
+        if found is None:
+
+            async def run(batch: Sequence[Pending[tuple[PendingRead, Sequence[int]], Batched]]) -> None:
+                await _run_keyed(build, key, batch)
+
+            found = self._coalescers[(build, key)] = Coalescer(run, max_batch=self.max_batch)
+        return found
+
+    @property
+    def batches(self) -> int:
+        return sum(c.batches for c in self._coalescers.values())
+
+    @property
+    def items(self) -> int:
+        return sum(c.items for c in self._coalescers.values())
+
+
+async def _run_keyed(
+    build: KeyedQuery, key: str, batch: Sequence[Pending[tuple[PendingRead, Sequence[int]], Batched]]
+) -> None:
+    union = list(dict.fromkeys(i for item in batch for i in item.ask[1]))
+    first = batch[0].ask[0]  # the reads of one app share its pools and settings
+    query, params = build(union)
+    left = len(batch)
+    all_back = asyncio.Event()
+
+    def release() -> None:
+        nonlocal left
+        left -= 1
+        if left == 0:
+            all_back.set()
+
+    async with first._rows(query, params, count=len(batch)) as (conn, snap, rows):
+        by_id: dict[Any, list[Row]] = {}
+        for row in rows:
+            by_id.setdefault(row[key], []).append(row)
+        for item in batch:
+            if item.future.cancelled():
+                release()
+                continue
+            mine = [dict(r) for i in dict.fromkeys(item.ask[1]) for r in by_id.get(i, ())]
+            item.future.set_result((conn, snap, mine, release))
+        try:
+            await asyncio.wait_for(all_back.wait(), BATCH_HOLD_SECONDS)
+        except TimeoutError:
+            log.warning(
+                "batched read: %d of %d reads still held the connection; returned to the pool", left, len(batch)
+            )

@@ -20,38 +20,58 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from hub.access.batching import Coalescer, Pending
 from hub.errors import RateLimited
 
 log = logging.getLogger(__name__)
 
-# KEYS: first ARGV[1] revocation markers (any of them existing refuses the request: {-1, 0}), then the
-# limit keys. ARGV[2..]: per limit key, its emission interval and its burst tolerance (microseconds).
-# Checking the caller's token revocation in the same call saves the request a second Redis round trip.
+# One call checks a batch of requests (hub.access.batching: the checks made in one pass of the event loop).
+# ARGV: one per request, "markers keys interval tolerance interval tolerance ..." — its number of
+# revocation markers, its number of limit keys, then per limit key its emission interval and burst
+# tolerance in microseconds (one argument per request keeps the client's encoding work small). KEYS: per
+# request its markers, then its limit keys. Returns per request {allowed, wait}: {-1, 0} when one of its
+# markers exists (the caller's token is revoked: checked in the same call, saving a second round trip),
+# {0, wait} when a key refuses it (nothing advanced: a refused request costs nothing), {1, 0} when every
+# key admits it (all advanced). Requests are taken in order, each seeing what the ones before it set.
 GCRA_LUA = """
-local markers = tonumber(ARGV[1])
-if markers > 0 and redis.call('EXISTS', unpack(KEYS, 1, markers)) > 0 then return {-1, 0} end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local wait = 0
-local tats = {}
-for i = markers + 1, #KEYS do
-  local key = KEYS[i]
-  local j = i - markers
-  local interval = tonumber(ARGV[2 * j])
-  local tolerance = tonumber(ARGV[2 * j + 1])
-  local tat = tonumber(redis.call('GET', key) or '0')
-  if tat < now then tat = now end
-  local new_tat = tat + interval
-  local over = new_tat - tolerance - now
-  if over > wait then wait = over end
-  tats[j] = new_tat
+local now_t = redis.call('TIME')
+local now = tonumber(now_t[1]) * 1000000 + tonumber(now_t[2])
+local out = {}
+local k = 1
+for r = 1, #ARGV do
+  local spec = {}
+  for v in string.gmatch(ARGV[r], '%d+') do spec[#spec + 1] = tonumber(v) end
+  local markers = spec[1]
+  local n = spec[2]
+  if markers > 0 and redis.call('EXISTS', unpack(KEYS, k, k + markers - 1)) > 0 then
+    out[#out + 1] = -1
+    out[#out + 1] = 0
+  else
+    local wait = 0
+    local tats = {}
+    for j = 1, n do
+      local tat = tonumber(redis.call('GET', KEYS[k + markers + j - 1]) or '0')
+      if tat < now then tat = now end
+      local new_tat = tat + spec[2 * j + 1]
+      local over = new_tat - spec[2 * j + 2] - now
+      if over > wait then wait = over end
+      tats[j] = new_tat
+    end
+    if wait > 0 then
+      out[#out + 1] = 0
+      out[#out + 1] = wait
+    else
+      for j = 1, n do
+        local tat = tats[j]
+        redis.call('SET', KEYS[k + markers + j - 1], tat, 'PX', math.ceil((tat - now) / 1000) + 1)
+      end
+      out[#out + 1] = 1
+      out[#out + 1] = 0
+    end
+  end
+  k = k + markers + n
 end
-if wait > 0 then return {0, wait} end
-for i = markers + 1, #KEYS do
-  local tat = tats[i - markers]
-  redis.call('SET', KEYS[i], tat, 'PX', math.ceil((tat - now) / 1000) + 1)
-end
-return {1, 0}
+return out
 """
 
 
@@ -75,6 +95,9 @@ class Limit:
         return self.interval_us * self.burst
 
 
+# One request's check as queued for a batch: its limit keys and its revocation markers.
+Check = tuple[list[tuple[str, Limit]], Sequence[str]]
+
 DIMENSIONS = ("client", "subject", "ip")
 
 DEFAULT_LIMITS: Mapping[str, Mapping[str, Limit]] = MappingProxyType(
@@ -85,6 +108,17 @@ DEFAULT_LIMITS: Mapping[str, Mapping[str, Limit]] = MappingProxyType(
         "anonymous": {"ip": Limit(10, 20)},
     }
 )
+
+
+def limits_with(overrides: Mapping[str, Mapping[Any, tuple[float, int]]]) -> Mapping[str, Mapping[str, Limit]]:
+    """``DEFAULT_LIMITS`` with the configured ``overrides`` (route class -> dimension -> (rate, burst))."""
+    merged = {route: dict(dims) for route, dims in DEFAULT_LIMITS.items()}
+    for route, dims in overrides.items():
+        for dim, (rate, burst) in dims.items():
+            if dim not in DIMENSIONS or rate <= 0 or burst < 1:
+                raise ValueError(f"rate limit {route}.{dim}: need a known dimension, a rate > 0 and a burst >= 1")
+            merged.setdefault(route, {})[dim] = Limit(rate, burst)
+    return MappingProxyType({route: MappingProxyType(dims) for route, dims in merged.items()})
 
 
 class LocalGcra:
@@ -126,6 +160,9 @@ class RateLimiter:
         self._retry_after = retry_redis_after
         self._redis_down_until = 0.0
         self._script: Any = redis.register_script(GCRA_LUA) if redis is not None else None
+        # The checks made in one pass of the event loop go to Redis as one script call.
+        self.batcher: Coalescer[Check, int | None] = Coalescer(self._run_batch)
+        self._specs: dict[tuple[Any, ...], bytes] = {}  # (markers, *limits) -> the script's argument
 
     @property
     def using_fallback(self) -> bool:
@@ -158,15 +195,40 @@ class RateLimiter:
             raise RateLimited(wait)
 
     async def _check_redis(self, keys: list[tuple[str, Limit]], markers: Sequence[str]) -> float | None:
-        args: list[int] = [len(markers)]
-        for _, limit in keys:
-            args += [limit.interval_us, limit.tolerance_us]
+        """Seconds to wait (0.0: admitted), or None while Redis is unreachable; Revoked for a revoked token."""
+        wait_us = await self.batcher.add((keys, markers))
+        if wait_us is None:
+            return None
+        if wait_us < 0:
+            raise Revoked()
+        return wait_us / 1_000_000
+
+    async def _run_batch(self, batch: Sequence[Pending[Check, int | None]]) -> None:
+        """One script call for ``batch``: each future gets the microseconds to wait (0: admitted, -1:
+        revoked), or None for all when Redis is unreachable (their callers use the local limiter)."""
+        keys: list[str] = []
+        args: list[bytes] = []
+        specs = self._specs
+        for item in batch:
+            limit_keys, markers = item.ask
+            keys += markers
+            keys += (k for k, _ in limit_keys)
+            shape = (len(markers), *(limit for _, limit in limit_keys))
+            spec = specs.get(shape)
+            if spec is None:
+                numbers = [len(markers), len(limit_keys)]
+                for _, limit in limit_keys:
+                    numbers += (limit.interval_us, limit.tolerance_us)
+                spec = specs[shape] = " ".join(map(str, numbers)).encode()
+            args.append(spec)
         try:
-            allowed, wait = await self._script(keys=[*markers, *(k for k, _ in keys)], args=args)
+            out = await self._script(keys=keys, args=args)
         except (RedisError, OSError) as exc:
             log.warning("rate limiter: Redis unreachable (%s); using the local limiter", type(exc).__name__)
             self._redis_down_until = time.monotonic() + self._retry_after
-            return None
-        if int(allowed) == -1:
-            raise Revoked()
-        return 0.0 if int(allowed) == 1 else int(wait) / 1_000_000
+            for item in batch:
+                item.future.set_result(None)
+            return
+        for i, item in enumerate(batch):
+            allowed, wait = int(out[2 * i]), int(out[2 * i + 1])
+            item.future.set_result(-1 if allowed == -1 else 0 if allowed == 1 else max(1, wait))

@@ -86,7 +86,7 @@ async def get_overview(ctx: ReadContext | PendingRead, person_id: int) -> Read[P
 async def _overview_once(pending: PendingRead, person_id: int) -> Read[PersonOverviewRead]:
     # The facts come from the overview row itself, so a refused and a missing person still differ only
     # in whether that one row exists, as with the separate ownership query; a refused row is not decrypted.
-    async with pending.once(*repo.overview_with_facts([person_id])) as (read, rows):
+    async with pending.once_keyed(repo.overview_with_facts, [person_id], "person_id") as (read, rows):
         row = rows[0] if rows else None
         facts = repo.overview_facts(row) if row is not None else None
         granted = rules.person_grant(read.subject, Scope.PERSON_READ, facts) is not None
@@ -135,7 +135,7 @@ async def get_overviews(ctx: ReadContext | PendingRead, person_ids: Sequence[int
 
 async def _overviews_once(pending: PendingRead, wanted: list[int]) -> dict[int, PersonOverviewRead]:
     rows: dict[int, dict[str, Any]] = {}
-    async with pending.once(*repo.overview_with_facts(wanted)) as (read, found):
+    async with pending.once_keyed(repo.overview_with_facts, wanted, "person_id") as (read, found):
         for row in found:
             facts = repo.overview_facts(row)
             if rules.person_grant(read.subject, Scope.PERSON_READ, facts) is not None:

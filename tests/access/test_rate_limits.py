@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import redis.asyncio as aioredis
 
-from hub.access.ratelimit import Limit, LocalGcra, RateLimiter
+from hub.access.ratelimit import Limit, LocalGcra, RateLimiter, Revoked
 from hub.errors import RateLimited
 from tests.api.actors import cast
 from tests.api.conftest import Province, make_api
@@ -64,6 +65,63 @@ def test_the_redis_script_refuses_all_keys_or_none(province: Province) -> None:
             for i in range(50):
                 await limiter.check("read", {"subject": f"other-{i}-{id(limiter)}", "ip": ident["ip"]})
             assert not limiter.using_fallback
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
+
+
+def test_one_script_call_checks_a_batch_in_order(province: Province) -> None:
+    """Checks made together go to Redis as one call (hub.access.batching) and are taken in order: a
+    revoked caller is refused alone and advances nothing; a shared key's burst binds inside the batch."""
+
+    async def run() -> None:
+        client = aioredis.Redis.from_url(province.redis_url)
+        try:
+            tag = uuid.uuid4().hex[:8]
+            limiter = RateLimiter(client, {"read": {"subject": Limit(1, 2), "ip": Limit(100, 100)}}, prefix=f"rl{tag}")
+            marker = f"rl{tag}:revoked"
+            await client.set(marker, 1, ex=60)
+            shared = {"subject": f"s-{tag}", "ip": f"ip-{tag}"}
+
+            async def attempt(ident: dict[str, str], markers: tuple[str, ...] = ()) -> str:
+                try:
+                    await limiter.check("read", ident, markers)
+                except Revoked:
+                    return "revoked"
+                except RateLimited as exc:
+                    return f"429:{exc.retry_after}"
+                return "ok"
+
+            got = await asyncio.gather(
+                attempt(shared, (marker,)),  # revoked first: it must not spend the subject's burst
+                attempt(shared),
+                attempt(shared, (f"rl{tag}:not-revoked",)),
+                attempt(shared),  # burst 2 spent by the two before: 1 s to wait (GCRA, interval 1 s)
+                attempt({"subject": f"t-{tag}", "ip": f"ip-{tag}"}),
+            )
+            assert list(got) == ["revoked", "ok", "ok", "429:1", "ok"]
+            assert limiter.batcher.batches == 1 and limiter.batcher.items == 5
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
+
+
+def test_a_batch_falls_back_to_the_local_limiter_when_redis_is_unreachable() -> None:
+    async def run() -> None:
+        client = aioredis.Redis.from_url(CLOSED_PORT, socket_connect_timeout=0.5)
+        try:
+            limiter = RateLimiter(client, {"read": {"subject": Limit(1, 2)}}, prefix="rlfallback")
+            ident = {"subject": "s"}
+            got = await asyncio.gather(*(limiter.check("read", ident) for _ in range(2)), return_exceptions=True)
+            # Both admitted by the local limiter (burst 2), which now holds the limit on its own.
+            assert got == [None, None] and limiter.using_fallback
+            try:
+                await limiter.check("read", ident)
+                raise AssertionError("the local limiter's burst is 2")
+            except RateLimited:
+                pass
         finally:
             await client.aclose()
 

@@ -42,6 +42,10 @@ def routes(target: str, job: int = 1) -> list[Route]:
         ("POST", f"/portal/admin/accounts/{target}/password", SYS, {}, ("account.password_reset", *acc)),
         ("POST", f"/portal/admin/accounts/{target}/password", SYS, {"confirm": "yes"},
          ("account.password_reset", *acc)),
+        ("GET", "/portal/admin/unit-admins", SYS, {}, ("unit.admin_lookup", "unit", "*")),
+        ("POST", f"/portal/admin/unit-admins/{target}/password", SYS, {}, ("account.password_reset", *acc)),
+        ("POST", f"/portal/admin/unit-admins/{target}/password", SYS, {"confirm": "yes"},
+         ("account.password_reset", *acc)),
         ("GET", "/portal/admin/roles", SEC, {}, ("role.list", "account", "*")),
         ("POST", f"/portal/admin/roles/{target}/grant", SEC, {"role": "reviewer"}, ("role.grant", *acc)),
         ("POST", f"/portal/admin/roles/{target}/revoke", SEC, {"role": "operator"}, ("role.revoke", *acc)),
@@ -122,9 +126,9 @@ def test_each_route_opens_only_for_its_own_administrator(env: Env, dbs: Database
                 label, path, new,
             )  # fmt: skip
             refused += 1
-    # 20 routes (the password reset's confirmation and its confirmed post count apart), each refused to the
+    # 23 routes (each password reset's confirmation and its confirmed post count apart), each refused to the
     # 6 callers that do not hold its role.
-    assert refused == 20 * 6
+    assert refused == 23 * 6
     after = kit.snapshot(dbs)
     assert _without_audit(after) == _without_audit(before)  # nothing of any attempt was written
     assert after["audit"][0] == before["audit"][0] + refused  # only the records of the refusals
