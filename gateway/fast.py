@@ -109,6 +109,51 @@ POST_OPERATIONS = OperationType.from_http("POST")
 Work = Callable[[Request], Awaitable[bytes | Response]]
 
 
+@dataclass(slots=True)
+class _Seen:
+    """What the fast path reads of a request's headers (``_scan``)."""
+
+    bearer: bool | None = None  # the first Authorization header is a Bearer token (Starlette's Headers.get)
+    token: int | None = None  # the first X-Consistency-Token
+    json: bool | None = None  # the first Content-Type is application/json
+    length: int = -1  # Content-Length (-1: none)
+    chunked: bool = False  # Transfer-Encoding present
+    streaming: bool = False  # Accept asks for a multipart or event-stream answer
+
+
+def _scan(headers: Sequence[tuple[bytes, bytes]], max_length: int) -> _Seen | None:
+    """The headers the fast path decides on, in one pass; None where FastAPI answers differently (422 for an
+    X-Consistency-Token that is not an integer in range, a repeated or unreadable Content-Length, or one
+    above ``max_length``)."""
+    seen = _Seen()
+    token_seen = False
+    for name, value in headers:
+        if name == b"authorization":
+            if seen.bearer is None:
+                seen.bearer = value[:7].lower() == b"bearer "
+        elif name == b"x-consistency-token":
+            if not token_seen:
+                token_seen = True
+                seen.token = _digits(value, MAX_CONSISTENCY_TOKEN)
+                if seen.token is None:
+                    return None  # FastAPI answers 422
+        elif name == b"content-type":
+            if seen.json is None:
+                seen.json = value.split(b";", 1)[0].strip().lower() == b"application/json"
+        elif name == b"content-length":
+            n = _digits(value, max_length + 1)
+            if n is None or seen.length >= 0:
+                return None
+            seen.length = n
+        elif name == b"transfer-encoding":
+            seen.chunked = True
+        elif name == b"accept":
+            lowered = value.lower()
+            if b"multipart" in lowered or b"event-stream" in lowered:
+                seen.streaming = True
+    return seen
+
+
 def _digits(value: bytes, limit: int) -> int | None:
     """``value`` as an int in ``[0, limit)`` if it is plain ASCII digits, else None."""
     if not value.isdigit() or len(value) > 19:
@@ -155,20 +200,12 @@ class FastReads:
         pid = _digits(pid_text.encode("ascii", "replace"), MAX_PERSON_ID + 1)
         if pid is None or pid < 1:
             return None
-        bearer = token = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                if bearer is None:  # the first one counts (Starlette's Headers.get)
-                    bearer = value[:7].lower() == b"bearer "
-            elif name == b"x-consistency-token":
-                if token is None:
-                    token = _digits(value, MAX_CONSISTENCY_TOKEN)
-                    if token is None:
-                        return None  # FastAPI answers 422
-            elif (name == b"content-length" and value != b"0") or name == b"transfer-encoding":
-                return None  # a body: the request limits of the middleware stack apply
-        if not bearer:
+        seen = _scan(scope["headers"], 0)
+        if seen is None or seen.length > 0 or seen.chunked:
+            return None  # a body (the request limits of the middleware stack apply) or a token FastAPI refuses
+        if not seen.bearer:
             return None  # no token (401) or a portal session: the route's dependency decides
+        token = seen.token
 
         async def work(request: Request) -> bytes:
             return await self._person_read(request, read, pid, token or None)
@@ -176,33 +213,10 @@ class FastReads:
         return work
 
     def _match_graphql(self, scope: Scope) -> Work | None:
-        bearer = json = token = None
-        length = -1
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                if bearer is None:
-                    bearer = value[:7].lower() == b"bearer "
-            elif name == b"x-consistency-token":
-                if token is None:
-                    token = _digits(value, MAX_CONSISTENCY_TOKEN)
-                    if token is None:
-                        return None  # FastAPI answers 422
-            elif name == b"content-type":
-                if json is None:
-                    json = value.split(b";", 1)[0].strip().lower() == b"application/json"
-            elif name == b"content-length":
-                n = _digits(value, self.max_graphql_body + 1)
-                if n is None or length >= 0:
-                    return None
-                length = n
-            elif name == b"transfer-encoding":
-                return None
-            elif name == b"accept":
-                lowered = value.lower()
-                if b"multipart" in lowered or b"event-stream" in lowered:
-                    return None  # a streaming transport: strawberry's view decides
-        if not (bearer and json) or length <= 0:
+        seen = _scan(scope["headers"], self.max_graphql_body)
+        if seen is None or seen.chunked or seen.streaming or not (seen.bearer and seen.json) or seen.length <= 0:
             return None
+        token = seen.token
 
         async def work(request: Request) -> bytes | Response:
             return await self._graphql_read(request, token or None)

@@ -189,7 +189,9 @@ class AuditLog:
         self._queue.append((entry, future))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain())
-        await asyncio.shield(future)
+        # Not shielded: a caller cancelled while waiting cancels only its future; the entry is queued and the
+        # drain writes it all the same (it settles only futures still pending).
+        await future
 
     async def _drain(self) -> None:
         while self._queue:
