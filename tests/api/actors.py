@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from hub.access.scopes import ALL_SCOPES, PERSON_SCOPES, Scope
 from hub.access.subject import Channel, StaffRole, Subject, SubjectKind
@@ -23,6 +24,19 @@ class Cast:
     y: int
     region_x: str
     actors: dict[str, Subject]
+
+
+def app_person(pid: int, channel: Channel = Channel.APP, **kw: Any) -> Subject:
+    """A person logged in through the 掌上12333 app client (a fresh account id each call)."""
+    return Subject(
+        SubjectKind.PERSON,
+        f"p{pid}-{uuid.uuid4().hex[:8]}",
+        "app-12333",
+        channel,
+        frozenset(s.value for s in PERSON_SCOPES),
+        person_id=pid,
+        **kw,
+    )
 
 
 def _scopes(*s: Scope) -> frozenset[str]:

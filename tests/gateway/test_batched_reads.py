@@ -10,7 +10,6 @@ with the same request sent alone, and the batchers' counters show the batches we
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,24 +17,12 @@ import orjson
 import pytest
 
 from gateway.fast import FastReads, GatewayApp
-from hub.access.scopes import PERSON_SCOPES
-from hub.access.subject import Channel, Subject, SubjectKind
+from hub.access.subject import Channel, Subject
 from tests import dbkit
-from tests.api.actors import MISSING_PERSON, cast
+from tests.api.actors import MISSING_PERSON, app_person, cast
 from tests.api.conftest import Api, Province, make_api
 
 OVERVIEW_GQL = "query($id: ID!) { person(id: $id) { overview { personId name idNumber phone regionCode } } }"
-
-
-def _person(pid: int, channel: Channel = Channel.APP) -> Subject:
-    return Subject(
-        SubjectKind.PERSON,
-        f"p{pid}-{uuid.uuid4().hex[:8]}",
-        "app-12333",
-        channel,
-        frozenset(s.value for s in PERSON_SCOPES),
-        person_id=pid,
-    )
 
 
 def _fast(api: Api) -> FastReads:
@@ -144,8 +131,8 @@ def api(province: Province) -> Iterator[Api]:
 
 def test_concurrent_reads_share_one_statement_and_answer_as_alone(api: Api, province: Province) -> None:
     c = cast(province)
-    a, b = _person(c.a), _person(c.b)
-    kiosk = _person(c.a, Channel.KIOSK)
+    a, b = app_person(c.a), app_person(c.b)
+    kiosk = app_person(c.a, Channel.KIOSK)
     fast = _fast(api)
 
     def calls(tag: str) -> list[Call]:
@@ -196,7 +183,7 @@ def test_concurrent_reads_share_one_statement_and_answer_as_alone(api: Api, prov
 
 def test_a_read_with_a_consistency_token_is_not_batched(api: Api, province: Province) -> None:
     c = cast(province)
-    a = _person(c.a)
+    a = app_person(c.a)
     fast = _fast(api)
     before = _counts(fast, api)
     answers = together(
@@ -223,7 +210,7 @@ def test_a_limit_binds_inside_one_batch(province: Province) -> None:
         province.core_url, province.query_url, province.hub_url, province.redis_url, rate_limits=limits
     ) as api:
         c = cast(province)
-        a = _person(c.a)
+        a = app_person(c.a)
         answers = together(api, [_rest(api, a, f"/api/v1/persons/{c.a}/overview", f"burst-{i}") for i in range(10)])
         statuses = [s for s, _, _ in answers]
         assert statuses.count(200) == 3 and statuses.count(429) == 7, statuses
@@ -238,5 +225,5 @@ def test_batching_switched_off(province: Province) -> None:
     ) as api:
         c = cast(province)
         assert _fast(api).batcher is None
-        answers = together(api, [_rest(api, _person(c.a), f"/api/v1/persons/{c.a}/overview", "off-1")] * 3)
+        answers = together(api, [_rest(api, app_person(c.a), f"/api/v1/persons/{c.a}/overview", "off-1")] * 3)
         assert [s for s, _, _ in answers] == [200, 200, 200]

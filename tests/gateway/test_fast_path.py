@@ -19,11 +19,11 @@ import redis
 from gateway.fast import PERSON_READS, FastReads, GatewayApp
 from hub import pg
 from hub.access.ratelimit import Limit
-from hub.access.scopes import ALL_SCOPES, PERSON_SCOPES
+from hub.access.scopes import ALL_SCOPES
 from hub.access.subject import Channel, StaffRole, Subject, SubjectKind
 from hub.identity.tokens import issue_access_token
 from tests import dbkit
-from tests.api.actors import MISSING_PERSON, cast
+from tests.api.actors import MISSING_PERSON, app_person, cast
 from tests.api.conftest import Api, Province, make_api
 
 OVERVIEW = "query($id: ID!) { person(id: $id) { overview { personId name idNumber phone regionCode } } }"
@@ -89,18 +89,6 @@ def bearer(api: Api, subject: Subject) -> str:
     return f"Bearer {api.token(subject)}"
 
 
-def _person(pid: int, channel: Channel = Channel.APP, **kw: Any) -> Subject:
-    return Subject(
-        SubjectKind.PERSON,
-        f"p{pid}-{uuid.uuid4().hex[:8]}",
-        "app-12333",
-        channel,
-        frozenset(s.value for s in PERSON_SCOPES),
-        person_id=pid,
-        **kw,
-    )
-
-
 @pytest.fixture
 def api(province: Province) -> Iterator[Api]:
     with make_api(province.core_url, province.query_url, province.hub_url, province.redis_url) as a:
@@ -115,7 +103,7 @@ def test_every_fast_route_is_a_documented_route(api: Api) -> None:
 
 def test_own_reads_are_identical_on_both_paths(api: Api, province: Province) -> None:
     c = cast(province)
-    auth = bearer(api, _person(c.a))
+    auth = bearer(api, app_person(c.a))
     a, _ = both(api, f"/api/v1/persons/{c.a}/overview", auth=auth)
     assert a.status_code == 200 and a.headers["content-type"] == "application/json"
     assert a.json()["data"]["person_id"] == c.a
@@ -133,7 +121,7 @@ def test_own_reads_are_identical_on_both_paths(api: Api, province: Province) -> 
 
 def test_refusals_are_identical_on_both_paths(api: Api, province: Province) -> None:
     c = cast(province)
-    auth = bearer(api, _person(c.a))
+    auth = bearer(api, app_person(c.a))
     other, _ = both(api, f"/api/v1/persons/{c.b}/overview", auth=auth)
     missing, _ = both(api, f"/api/v1/persons/{MISSING_PERSON}/overview", auth=auth)
     assert other.status_code == missing.status_code == 404
@@ -163,12 +151,12 @@ def test_token_problems_are_identical_on_both_paths(api: Api, province: Province
     assert r.headers["www-authenticate"] == 'Bearer realm="hub"'
     # Expired: issued 301 s ago (access tokens live 300 s).
     expired = issue_access_token(
-        _person(c.a), api.keys, issuer=api.issuer, audience=api.audience, now=time.time() - 301
+        app_person(c.a), api.keys, issuer=api.issuer, audience=api.audience, now=time.time() - 301
     )
     r, _ = both(api, path, auth=f"Bearer {expired}")
     assert r.status_code == 401
     # Revoked: the marker the OAuth server's revocation writes.
-    subject = _person(c.a, grant_id=f"g-{uuid.uuid4().hex}")
+    subject = app_person(c.a, grant_id=f"g-{uuid.uuid4().hex}")
     token = api.token(subject)
     assert both(api, path, auth=f"Bearer {token}")[0].status_code == 200
     jti = joserfc.jwt.decode(token, api.keys.current).claims["jti"]
@@ -189,7 +177,7 @@ def test_consistency_token_on_both_paths(province: Province) -> None:
     with make_api(
         province.core_url, province.query_url, province.hub_url, province.redis_url, consistency_timeout=0.1
     ) as api:
-        auth = bearer(api, _person(c.a))
+        auth = bearer(api, app_person(c.a))
         path = f"/api/v1/persons/{c.a}/overview"
         # Transaction 3 (bootstrap) is visible in every snapshot: answered at once.
         r, _ = both(api, path, auth=auth, headers={"X-Consistency-Token": "3"})
@@ -226,7 +214,7 @@ def test_rate_limited_on_both_paths(province: Province) -> None:
         path = f"/api/v1/persons/{c.a}/overview"
         answers = []
         for fast_reads in (on, None):
-            auth = bearer(api, _person(c.a))  # a subject (account) of its own per path
+            auth = bearer(api, app_person(c.a))  # a subject (account) of its own per path
             app.fast_reads = fast_reads
             try:
                 first = api.client.get(path, headers={"Authorization": auth, "X-Request-ID": "rate-limit-probe"})
@@ -274,7 +262,7 @@ def test_channel_masking_on_both_paths(api: Api, province: Province) -> None:
 
 def test_audit_rows_are_the_same_on_both_paths(api: Api, province: Province) -> None:
     c = cast(province)
-    auth = bearer(api, _person(c.a))
+    auth = bearer(api, app_person(c.a))
     rows = {}
     for path in (f"/api/v1/persons/{c.a}/overview", f"/api/v1/persons/{c.b}/card"):
         (a, b) = both(api, path, auth=auth, headers={"X-Purpose": "ticket-42", "X-Forwarded-For": "203.0.113.9"})
@@ -308,7 +296,7 @@ def conn_rows(province: Province, rid: str) -> tuple[Any, ...]:
 
 def test_graphql_is_identical_on_both_paths(api: Api, province: Province) -> None:
     c = cast(province)
-    auth = bearer(api, _person(c.a))
+    auth = bearer(api, app_person(c.a))
 
     def gql(query: str, variables: dict[str, Any] | None = None, **kw: Any) -> bytes:
         import orjson
@@ -335,7 +323,7 @@ def test_graphql_is_identical_on_both_paths(api: Api, province: Province) -> Non
 def test_query_store_down_is_503_on_both_paths(province: Province) -> None:
     c = cast(province)
     with make_api(province.core_url, province.query_url, province.hub_url, province.redis_url) as api:
-        auth = bearer(api, _person(c.a))
+        auth = bearer(api, app_person(c.a))
         path = f"/api/v1/persons/{c.a}/overview"
         assert both(api, path, auth=auth)[0].status_code == 200
         pools = _app(api).state.pools
@@ -363,7 +351,7 @@ def test_request_limits_on_both_paths(province: Province) -> None:
         consistency_timeout=5.0,
         web={"request_timeout_seconds": 0.3, "max_body_bytes": 1024},
     ) as api:
-        auth = bearer(api, _person(c.a))
+        auth = bearer(api, app_person(c.a))
         # A read waiting (up to 5 s) for a transaction the store has not applied passes the 0.3 s deadline.
         r, _ = both(api, f"/api/v1/persons/{c.a}/overview", auth=auth, headers={"X-Consistency-Token": str(2**62)})
         assert r.status_code == 503 and r.headers["retry-after"] == "5" and r.headers["connection"] == "close"

@@ -18,9 +18,9 @@ from graphql import parse
 from gateway.fast import FastReads
 from gateway.graphql.compiled import plan_of
 from hub import pg
-from tests.api.actors import MISSING_PERSON, cast
+from tests.api.actors import MISSING_PERSON, app_person, cast
 from tests.api.conftest import Api, Province, make_api
-from tests.gateway.test_fast_path import _app, _fast, _person, bearer, both
+from tests.gateway.test_fast_path import _app, _fast, bearer, both
 
 ALL_FIELDS = (
     "personId idType idNumber name sex ethnicity birthDate workStart phone regionCode retired retireDate "
@@ -65,7 +65,7 @@ def ask(api: Api, body: bytes, auth: str | None, *, planned: bool, headers: dict
 
 def test_own_overview_all_fields_subset_and_aliases(api: Api, province: Province) -> None:
     c = cast(province)
-    auth = bearer(api, _person(c.a))
+    auth = bearer(api, app_person(c.a))
     raw = province.persons[c.a]
     r = ask(api, gql(BY_VARIABLE % ALL_FIELDS, {"id": str(c.a)}), auth, planned=True)
     got = r.json()["data"]["person"]["overview"]
@@ -93,7 +93,7 @@ def test_own_overview_all_fields_subset_and_aliases(api: Api, province: Province
 
 def test_refusals_and_missing(api: Api, province: Province) -> None:
     c = cast(province)
-    auth = bearer(api, _person(c.a))
+    auth = bearer(api, app_person(c.a))
     other = ask(api, gql(BY_VARIABLE % "personId name", {"id": str(c.b)}), auth, planned=True)
     missing = ask(api, gql(BY_VARIABLE % "personId name", {"id": str(MISSING_PERSON)}), auth, planned=True)
     for r in (other, missing):
@@ -144,13 +144,13 @@ def test_a_person_without_a_phone(api: Api, province: Province) -> None:
     no_phone = [p for p, row in province.persons.items() if row["phone"] is None]
     assert no_phone, "the seed has persons without a phone"
     pid = no_phone[0]
-    r = ask(api, gql(BY_VARIABLE % "personId phone", {"id": str(pid)}), bearer(api, _person(pid)), planned=True)
+    r = ask(api, gql(BY_VARIABLE % "personId phone", {"id": str(pid)}), bearer(api, app_person(pid)), planned=True)
     assert r.content == b'{"data":{"person":{"overview":{"personId":%d,"phone":null}}}}' % pid
 
 
 def test_audit_rows_are_the_same(api: Api, province: Province) -> None:
     c = cast(province)
-    auth = bearer(api, _person(c.a))
+    auth = bearer(api, app_person(c.a))
     rows = {}
     fast = _fast(api)
     for pid in (c.a, c.b, MISSING_PERSON):
@@ -185,7 +185,7 @@ def test_read_your_writes_and_the_store_down(province: Province) -> None:
     with make_api(
         province.core_url, province.query_url, province.hub_url, province.redis_url, consistency_timeout=0.1
     ) as api:
-        auth = bearer(api, _person(c.a))
+        auth = bearer(api, app_person(c.a))
         body = gql(BY_VARIABLE % "personId", {"id": str(c.a)})
         ask(api, body, auth, planned=True, headers={"X-Consistency-Token": "3"})  # applied: answered
         # Not applied within the wait: a 503 problem, as FastAPI's context dependency answers (not a

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from hub import pg
 from hub.access.subject import Channel, StaffRole, Subject, SubjectKind
-from hub.identity import sessions
+from hub.identity import clients, sessions
 from tests.conftest import Databases
 from tests.identity.oauthkit import make_app
 from tests.portal_staff import kit as staff_kit
@@ -90,6 +90,30 @@ def person_subject() -> Subject:
         kind=SubjectKind.PERSON, account_id="acc_person" + uuid.uuid4().hex[:6], client_id=sessions.SESSION_CLIENT,
         channel=Channel.PORTAL, scopes=frozenset({"person:read"}), person_id=1, auth_methods=("pwd", "sms"),
     )  # fmt: skip
+
+
+def register_app_client(dbs: Databases, client_id: str, now: Any) -> None:
+    """The 掌上12333 app's OAuth client (a public client with refresh tokens), for grants to revoke."""
+    with pg.connect(dbs.hub_url) as conn:
+        clients.register(
+            conn, client_id=client_id, name="掌上12333", channel=Channel.APP,
+            grant_types=[clients.AUTHORIZATION_CODE, clients.REFRESH_TOKEN], scopes=["openid"],
+            redirect_uris=["cn.gov.hrss.app12333:/oauth/callback"], public=True, now=now,
+        )  # fmt: skip
+        conn.commit()
+
+
+def every_caller(c: TestClient, app: Any, dbs: Databases) -> tuple[dict[str, Who], dict[str, tuple[str, str]]]:
+    """One logged-in caller per staff role plus a unit operator and a person, and who each is in the audit
+    log: label -> (actor kind, actor)."""
+    who = {role.value: log_in_staff(c, app, dbs, role) for role in StaffRole}
+    unit_operator, person = unit_operator_subject(), person_subject()
+    who["unit_operator"] = session_of(app, "unit_operator", unit_operator)
+    who["person"] = session_of(app, "person", person)
+    actors = {label: ("staff", str(w.account_id)) for label, w in who.items() if w.account_id}
+    actors["unit_operator"] = ("unit_operator", unit_operator.account_id)
+    actors["person"] = ("person", person.account_id)
+    return who, actors
 
 
 def hidden(html: str) -> dict[str, str]:

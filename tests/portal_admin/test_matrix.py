@@ -94,14 +94,7 @@ def env(dbs: Databases) -> Iterator[Env]:
         conn.execute("update hub.audit_verify_job set state = 'done', finished_at = %s where id = %s", (T0, job.id))
         conn.commit()
     with kit.client(app) as c:
-        who = {role.value: kit.log_in_staff(c, app, dbs, role) for role in StaffRole}
-        unit_operator, person = kit.unit_operator_subject(), kit.person_subject()
-        who["unit_operator"] = kit.session_of(app, "unit_operator", unit_operator)
-        who["person"] = kit.session_of(app, "person", person)
-        # Who each caller is in the audit log: (actor kind, actor).
-        actors = {label: ("staff", str(w.account_id)) for label, w in who.items() if w.account_id}
-        actors["unit_operator"] = ("unit_operator", unit_operator.account_id)
-        actors["person"] = ("person", person.account_id)
+        who, actors = kit.every_caller(c, app, dbs)
         yield app, c, who, actors, job.id
 
 

@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hub import pg
-from hub.access.subject import Channel, StaffRole
-from hub.identity import clients, grants
+from hub.access.subject import StaffRole
+from hub.identity import grants
 from hub.identity.passwords import verify_password
 from hub.messaging import sealed
 from tests import dbkit
@@ -31,13 +31,7 @@ APP_CLIENT = "app-reset-test"
 @pytest.fixture
 def env(dbs: Databases) -> Iterator[Env]:
     app = kit.app_for(dbs)
-    with pg.connect(dbs.hub_url) as conn:
-        clients.register(
-            conn, client_id=APP_CLIENT, name="掌上12333", channel=Channel.APP,
-            grant_types=[clients.AUTHORIZATION_CODE, clients.REFRESH_TOKEN], scopes=["openid"],
-            redirect_uris=["cn.gov.hrss.app12333:/oauth/callback"], public=True, now=T0,
-        )  # fmt: skip
-        conn.commit()
+    kit.register_app_client(dbs, APP_CLIENT, T0)
     with kit.client(app) as c:
         who = {
             "sys": kit.log_in_staff(c, app, dbs, StaffRole.SYSTEM_ADMIN, "系统管理员甲"),

@@ -17,8 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hub import ids, pg
-from hub.access.subject import Channel, StaffRole
-from hub.identity import admin, clients, grants
+from hub.identity import admin, grants
 from hub.identity.passwords import verify_password
 from hub.messaging import sealed
 from tests import dbkit
@@ -86,24 +85,12 @@ def env(dbs: Databases) -> Iterator[Env]:
             (OTHER_UNIT, other_uscc, OTHER_REGION),
         )
         conn.commit()
-    with pg.connect(dbs.hub_url) as conn:
-        clients.register(
-            conn, client_id=APP_CLIENT, name="掌上12333", channel=Channel.APP,
-            grant_types=[clients.AUTHORIZATION_CODE, clients.REFRESH_TOKEN], scopes=["openid"],
-            redirect_uris=["cn.gov.hrss.app12333:/oauth/callback"], public=True, now=T0,
-        )  # fmt: skip
-        conn.commit()
+    kit.register_app_client(dbs, APP_CLIENT, T0)
     head = _operator(app, dbs, core.unit_id, "head01", "欧阳明明", "13955550001", True)
     clerk = _operator(app, dbs, core.unit_id, "clerk01", "张小二", "13955550002", False)
     stranger = _operator(app, dbs, OTHER_UNIT, "head02", "李大", "13955550003", True)
     with kit.client(app) as c:
-        who = {role.value: kit.log_in_staff(c, app, dbs, role) for role in StaffRole}
-        unit_operator, person = kit.unit_operator_subject(), kit.person_subject()
-        who["unit_operator"] = kit.session_of(app, "unit_operator", unit_operator)
-        who["person"] = kit.session_of(app, "person", person)
-        actors = {label: ("staff", str(w.account_id)) for label, w in who.items() if w.account_id}
-        actors["unit_operator"] = ("unit_operator", unit_operator.account_id)
-        actors["person"] = ("person", person.account_id)
+        who, actors = kit.every_caller(c, app, dbs)
         yield Env(app, c, who, core.uscc, other_uscc, head, clerk, stranger, actors)
 
 
