@@ -56,7 +56,7 @@ from strawberry.schema.base import BaseSchema
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from gateway.api.auth import authenticate_and_limit
+from gateway.api.auth import authenticate_and_limit, bearer_and_limit
 from gateway.api.deps import caller_of
 from gateway.graphql.compiled import Odd, Plan, Plans
 from gateway.graphql.context import Context
@@ -66,11 +66,12 @@ from gateway.graphql.types import PersonOverviewType
 from hub.access import consistency
 from hub.access.cache import CachedReadContext
 from hub.access.consistency import Row
+from hub.access.context import Caller
 from hub.config.web import WebSettings
 from hub.errors import HubError, NotFound
 from hub.http.limits import deadline_passed, limit_response
 from hub.http.problem import error_response, http_error_response, unexpected_error_response
-from hub.http.request_id import current_request_id, request_id_for, with_request_id
+from hub.http.request_id import current_request_id, request_id_from, request_id_of, with_request_id
 from hub.persons import service as persons
 from hub.persons.schemas import PersonOverviewRead
 
@@ -106,7 +107,13 @@ PERSON_READS: dict[str, PersonRead] = {
 JSON_HEADER = (b"content-type", b"application/json")
 POST_OPERATIONS = OperationType.from_http("POST")
 
-Work = Callable[[Request], Awaitable[bytes | Response]]
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """A request the fast path serves: what answers it, and the headers it read once (``_scan``)."""
+
+    run: Callable[[Request], Awaitable[bytes | Response]]
+    seen: _Seen
 
 
 @dataclass(slots=True)
@@ -114,6 +121,9 @@ class _Seen:
     """What the fast path reads of a request's headers (``_scan``)."""
 
     bearer: bool | None = None  # the first Authorization header is a Bearer token (Starlette's Headers.get)
+    authorization: bytes = b""  # that first Authorization header
+    request_id: bytes | None = None  # the last X-Request-ID (hub.http.request_id.request_id_for)
+    purpose: bytes | None = None  # the first X-Purpose (gateway.api.deps.caller_of)
     token: int | None = None  # the first X-Consistency-Token
     json: bool | None = None  # the first Content-Type is application/json
     length: int = -1  # Content-Length (-1: none)
@@ -131,6 +141,12 @@ def _scan(headers: Sequence[tuple[bytes, bytes]], max_length: int) -> _Seen | No
         if name == b"authorization":
             if seen.bearer is None:
                 seen.bearer = value[:7].lower() == b"bearer "
+                seen.authorization = value
+        elif name == b"x-request-id":
+            seen.request_id = value
+        elif name == b"x-purpose":
+            if seen.purpose is None:
+                seen.purpose = value
         elif name == b"x-consistency-token":
             if not token_seen:
                 token_seen = True
@@ -152,6 +168,18 @@ def _scan(headers: Sequence[tuple[bytes, bytes]], max_length: int) -> _Seen | No
             if b"multipart" in lowered or b"event-stream" in lowered:
                 seen.streaming = True
     return seen
+
+
+async def _caller(request: Request, route_class: str, seen: _Seen) -> Caller:
+    """``authenticate_and_limit`` then ``caller_of``, from the headers ``_scan`` read (no second parse)."""
+    client = request.scope.get("client")
+    ip = client[0] if client else None
+    state = request.app.state
+    subject = await bearer_and_limit(state, seen.authorization[7:].decode("latin-1"), ip, route_class)
+    if subject is None:
+        return caller_of(request, await authenticate_and_limit(request, route_class))
+    purpose = seen.purpose.decode("latin-1")[:64] if seen.purpose is not None else "query"
+    return Caller(subject, request_id_of(request), ip, purpose or "query")
 
 
 def _digits(value: bytes, limit: int) -> int | None:
@@ -208,9 +236,9 @@ class FastReads:
         token = seen.token
 
         async def work(request: Request) -> bytes:
-            return await self._person_read(request, read, pid, token or None)
+            return await self._person_read(request, read, pid, token or None, seen)
 
-        return work
+        return Work(work, seen)
 
     def _match_graphql(self, scope: Scope) -> Work | None:
         seen = _scan(scope["headers"], self.max_graphql_body)
@@ -219,14 +247,14 @@ class FastReads:
         token = seen.token
 
         async def work(request: Request) -> bytes | Response:
-            return await self._graphql_read(request, token or None)
+            return await self._graphql_read(request, token or None, seen)
 
-        return work
+        return Work(work, seen)
 
     # serving ----------------------------------------------------------------------------------
     async def serve(self, app: FastAPI, work: Work, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer as the middleware stack, the route's dependencies and the app's error handlers would."""
-        rid = request_id_for(scope["headers"])
+        rid = request_id_from(work.seen.request_id)
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
@@ -239,7 +267,7 @@ class FastReads:
         try:
             try:
                 async with deadline:
-                    result = await work(request)
+                    result = await work.run(request)
             except _FallThrough:
                 raise
             except HubError as exc:
@@ -284,9 +312,11 @@ class FastReads:
         finally:
             current_request_id.reset(reset)
 
-    async def _person_read(self, request: Request, read: PersonRead, person_id: int, token: int | None) -> bytes:
+    async def _person_read(
+        self, request: Request, read: PersonRead, person_id: int, token: int | None, seen: _Seen
+    ) -> bytes:
         # gateway/api/deps.py: reader("read"), then the route of gateway/api/persons.py.
-        subject = await authenticate_and_limit(request, "read")
+        caller = await _caller(request, "read", seen)
         state = request.app.state
         function = read.function
         if read.one_statement:
@@ -294,7 +324,7 @@ class FastReads:
             # read-your-writes wait and 503 as open_read).
             pending = consistency.PendingRead(
                 state.pools,
-                caller_of(request, subject),
+                caller,
                 state.audit,
                 token,
                 state.consistency_timeout,
@@ -306,7 +336,7 @@ class FastReads:
         async with consistency.open_read(state.pools, token, timeout=state.consistency_timeout) as (conn, snap):
             ctx = CachedReadContext(
                 conn,
-                caller_of(request, subject),
+                caller,
                 state.audit,
                 snap.as_of,
                 event_id=snap.event_id,
@@ -317,7 +347,7 @@ class FastReads:
         body: bytes = result.__pydantic_serializer__.to_json(result, by_alias=True)
         return body
 
-    async def _graphql_read(self, request: Request, token: int | None) -> bytes | Response:
+    async def _graphql_read(self, request: Request, token: int | None, seen: _Seen) -> bytes | Response:
         body = await request.body()
         try:
             data = orjson.loads(body)
@@ -326,9 +356,8 @@ class FastReads:
         if not _plain_graphql_request(data):
             raise _FallThrough(body)
         # gateway/graphql/context.py: get_context over reader("graphql"), then strawberry's view.
-        subject = await authenticate_and_limit(request, "graphql")
+        caller = await _caller(request, "graphql", seen)
         state = request.app.state
-        caller = caller_of(request, subject)
         cache = getattr(state, "read_cache", None)
         query: str = data["query"]
         plan = self.plans.get(query) if self.plans is not None else None

@@ -8,11 +8,11 @@ area, or a test that must not touch the identity tables); delete it once nothing
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from gateway.identity.deps import current_subject, subject_unchecked_revocation, unauthenticated
+from gateway.identity.deps import current_subject, subject_unchecked_revocation, unauthenticated, verified_bearer
 from hub.access.ratelimit import RateLimiter, Revoked
 from hub.access.subject import Subject
 from hub.errors import Unauthenticated
@@ -59,20 +59,39 @@ async def authenticate_and_limit(request: Request, route_class: str) -> Subject:
     markers: tuple[str, ...] = ()
     if isinstance(cached, Subject):
         subject = cached  # already checked in full by ``authenticate``
-    elif getattr(request.app.state, "signing_keys", None) is None and hasattr(request.app.state, "identity"):
+    elif _identity_verifies(request.app.state):
         subject, markers = await subject_unchecked_revocation(request)
     else:
         subject = await authenticate(request)
-    limiter: RateLimiter = request.app.state.rate_limiter
-    ip = request.client.host if request.client else None
+    await _admit(request.app.state, route_class, subject, request.client.host if request.client else None, markers)
+    request.state.subject = subject
+    return subject
+
+
+async def bearer_and_limit(app_state: Any, token: str, ip: str | None, route_class: str) -> Subject | None:
+    """``authenticate_and_limit`` for a request whose first Authorization header is ``Bearer <token>`` (the
+    gateway's fast path read the headers once already), or None where that function would take another
+    path (a signing-keys override without the identity area): the caller then calls it."""
+    if not _identity_verifies(app_state):
+        return None
+    subject, markers = await verified_bearer(app_state.identity, token)
+    await _admit(app_state, route_class, subject, ip, markers)
+    return subject
+
+
+def _identity_verifies(app_state: Any) -> bool:
+    """Whether tokens are checked by the identity area (JWKS and revocation) rather than an override."""
+    return getattr(app_state, "signing_keys", None) is None and hasattr(app_state, "identity")
+
+
+async def _admit(app_state: Any, route_class: str, subject: Subject, ip: str | None, markers: tuple[str, ...]) -> None:
+    limiter: RateLimiter = app_state.rate_limiter
     try:
         await limiter.check(
             route_class, {"client": subject.client_id, "subject": subject.account_id, "ip": ip}, markers
         )
     except Revoked:
         raise unauthenticated() from None
-    request.state.subject = subject
-    return subject
 
 
 CurrentSubject = Annotated[Subject, Depends(authenticate)]

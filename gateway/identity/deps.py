@@ -159,6 +159,12 @@ async def subject_unchecked_revocation(request: Request) -> tuple[Subject, tuple
     return await current_subject(request), ()
 
 
+async def verified_bearer(rt: IdentityRuntime, token: str) -> tuple[Subject, tuple[str, ...]]:
+    """``subject_unchecked_revocation`` for the text after ``Bearer `` of the first Authorization header,
+    taken from the headers by the caller (the same rule: the caller must check the revocation keys)."""
+    return await _verified(rt, token.strip())
+
+
 def unauthenticated() -> HTTPException:
     """The 401 of a missing, invalid or revoked credential."""
     return _unauthenticated()

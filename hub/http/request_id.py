@@ -21,8 +21,13 @@ def new_request_id() -> str:
 
 def request_id_for(headers: Iterable[tuple[bytes, bytes]]) -> str:
     """The request's id: its last ``X-Request-ID`` header when well-formed, else a new one."""
-    given = dict(headers).get(b"x-request-id", b"").decode("latin-1")
-    return given if _WELL_FORMED.match(given) else new_request_id()
+    return request_id_from(dict(headers).get(b"x-request-id"))
+
+
+def request_id_from(given: bytes | None) -> str:
+    """``request_id_for`` given the value of the last ``X-Request-ID`` header (None: there is none)."""
+    text = given.decode("latin-1") if given else ""
+    return text if _WELL_FORMED.match(text) else new_request_id()
 
 
 def with_request_id(headers: Iterable[tuple[bytes, bytes]], rid: bytes) -> list[tuple[bytes, bytes]]:
