@@ -26,31 +26,42 @@ from hub.errors import RateLimited
 log = logging.getLogger(__name__)
 
 # One call checks a batch of requests (hub.access.batching: the checks made in one pass of the event loop).
-# ARGV: one per request, "markers keys interval tolerance interval tolerance ..." — its number of
-# revocation markers, its number of limit keys, then per limit key its emission interval and burst
-# tolerance in microseconds (one argument per request keeps the client's encoding work small). KEYS: per
-# request its markers, then its limit keys. Returns per request {allowed, wait}: {-1, 0} when one of its
-# markers exists (the caller's token is revoked: checked in the same call, saving a second round trip),
-# {0, wait} when a key refuses it (nothing advanced: a refused request costs nothing), {1, 0} when every
-# key admits it (all advanced). Requests are taken in order, each seeing what the ones before it set.
+# The batch travels as one argument, so the client encodes one value instead of half a dozen per request:
+# per request a line of numbers — its number of revocation markers m, of limit keys n, per limit key its
+# emission interval and burst tolerance in microseconds, then the byte length of each of its m + n keys —
+# and right after the newline those keys' bytes, markers first. (The keys are therefore not declared in
+# KEYS: the limiter uses one Redis, not a cluster, whose slots the keys of one request would span anyway.)
+# Returns per request {allowed, wait}: {-1, 0} when one of its markers exists (the caller's token is
+# revoked: checked in the same call, saving a second round trip), {0, wait} when a key refuses it (nothing
+# advanced: a refused request costs nothing), {1, 0} when every key admits it (all advanced). Requests are
+# taken in order, each seeing what the ones before it set.
 GCRA_LUA = """
 local now_t = redis.call('TIME')
 local now = tonumber(now_t[1]) * 1000000 + tonumber(now_t[2])
+local blob = ARGV[1]
 local out = {}
-local k = 1
-for r = 1, #ARGV do
+local pos = 1
+while pos <= #blob do
+  local nl = string.find(blob, '\\n', pos, true)
   local spec = {}
-  for v in string.gmatch(ARGV[r], '%d+') do spec[#spec + 1] = tonumber(v) end
+  for v in string.gmatch(string.sub(blob, pos, nl - 1), '%d+') do spec[#spec + 1] = tonumber(v) end
+  pos = nl + 1
   local markers = spec[1]
   local n = spec[2]
-  if markers > 0 and redis.call('EXISTS', unpack(KEYS, k, k + markers - 1)) > 0 then
+  local keys = {}
+  for j = 1, markers + n do
+    local len = spec[2 + 2 * n + j]
+    keys[j] = string.sub(blob, pos, pos + len - 1)
+    pos = pos + len
+  end
+  if markers > 0 and redis.call('EXISTS', unpack(keys, 1, markers)) > 0 then
     out[#out + 1] = -1
     out[#out + 1] = 0
   else
     local wait = 0
     local tats = {}
     for j = 1, n do
-      local tat = tonumber(redis.call('GET', KEYS[k + markers + j - 1]) or '0')
+      local tat = tonumber(redis.call('GET', keys[markers + j]) or '0')
       if tat < now then tat = now end
       local new_tat = tat + spec[2 * j + 1]
       local over = new_tat - spec[2 * j + 2] - now
@@ -63,13 +74,12 @@ for r = 1, #ARGV do
     else
       for j = 1, n do
         local tat = tats[j]
-        redis.call('SET', KEYS[k + markers + j - 1], tat, 'PX', math.ceil((tat - now) / 1000) + 1)
+        redis.call('SET', keys[markers + j], tat, 'PX', math.ceil((tat - now) / 1000) + 1)
       end
       out[#out + 1] = 1
       out[#out + 1] = 0
     end
   end
-  k = k + markers + n
 end
 return out
 """
@@ -162,7 +172,7 @@ class RateLimiter:
         self._script: Any = redis.register_script(GCRA_LUA) if redis is not None else None
         # The checks made in one pass of the event loop go to Redis as one script call.
         self.batcher: Coalescer[Check, int | None] = Coalescer(self._run_batch)
-        self._specs: dict[tuple[Any, ...], bytes] = {}  # (markers, *limits) -> the script's argument
+        self._specs: dict[tuple[Any, ...], str] = {}  # (markers, *limits) -> the numbers of a request's line
 
     @property
     def using_fallback(self) -> bool:
@@ -206,23 +216,23 @@ class RateLimiter:
     async def _run_batch(self, batch: Sequence[Pending[Check, int | None]]) -> None:
         """One script call for ``batch``: each future gets the microseconds to wait (0: admitted, -1:
         revoked), or None for all when Redis is unreachable (their callers use the local limiter)."""
-        keys: list[str] = []
-        args: list[bytes] = []
+        parts: list[bytes] = []
         specs = self._specs
         for item in batch:
             limit_keys, markers = item.ask
-            keys += markers
-            keys += (k for k, _ in limit_keys)
             shape = (len(markers), *(limit for _, limit in limit_keys))
             spec = specs.get(shape)
             if spec is None:
                 numbers = [len(markers), len(limit_keys)]
                 for _, limit in limit_keys:
                     numbers += (limit.interval_us, limit.tolerance_us)
-                spec = specs[shape] = " ".join(map(str, numbers)).encode()
-            args.append(spec)
+                spec = specs[shape] = " ".join(map(str, numbers))
+            keys = [k.encode() for k in markers]
+            keys += (k.encode() for k, _ in limit_keys)
+            parts.append(f"{spec} {' '.join([str(len(k)) for k in keys])}\n".encode())
+            parts += keys
         try:
-            out = await self._script(keys=keys, args=args)
+            out = await self._script(keys=[], args=[b"".join(parts)])
         except (RedisError, OSError) as exc:
             log.warning("rate limiter: Redis unreachable (%s); using the local limiter", type(exc).__name__)
             self._redis_down_until = time.monotonic() + self._retry_after

@@ -99,9 +99,14 @@ def test_one_script_call_checks_a_batch_in_order(province: Province) -> None:
                 attempt(shared, (f"rl{tag}:not-revoked",)),
                 attempt(shared),  # burst 2 spent by the two before: 1 s to wait (GCRA, interval 1 s)
                 attempt({"subject": f"t-{tag}", "ip": f"ip-{tag}"}),
+                # Keys travel by byte length: a newline or a multibyte character in one cannot shift the others.
+                attempt({"subject": f"u-{tag}\n1 2 3\n中文", "ip": f"ip-{tag}"}),
+                attempt({"subject": f"u-{tag}\n1 2 3\n中文", "ip": f"ip-{tag}"}),
+                attempt({"subject": f"u-{tag}\n1 2 3\n中文", "ip": f"ip-{tag}"}),
             )
-            assert list(got) == ["revoked", "ok", "ok", "429:1", "ok"]
-            assert limiter.batcher.batches == 1 and limiter.batcher.items == 5
+            assert list(got) == ["revoked", "ok", "ok", "429:1", "ok", "ok", "ok", "429:1"]
+            assert limiter.batcher.batches == 1 and limiter.batcher.items == 8
+            assert await client.exists(f"rl{tag}:read:subject:u-{tag}\n1 2 3\n中文") == 1
         finally:
             await client.aclose()
 
