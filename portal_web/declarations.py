@@ -172,7 +172,6 @@ def router(read_dependency: ReadDependency) -> APIRouter:
                 f"refused:{exc.extensions.get('code', exc.status)}",
             )
             return page(request, "portal/unit_wages.html", status=exc.status, problem=exc.detail, **base)
-        redis = request.app.state.redis
         if not checked.ok:
             await ctx.audit.record(
                 ctx.caller, "unit.wage_upload", "unit", str(unit_id), f"errors:{len(checked.errors)}"
@@ -183,7 +182,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
                 status=422,
                 errors=[e.describe() for e in checked.errors],
                 error_count=len(checked.errors),
-                annotated_token=await uploads.keep_annotated(redis, AREA, unit_id, checked),
+                annotated_token=await uploads.keep_annotated(request, AREA, unit_id, checked),
                 **base,
             )
         rows = checked.require_clean()
@@ -200,7 +199,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
                 **base,
             )
         payload = {"year": year, "rows": [{"person_id": int(w.person_id), "monthly_wage": str(w.wage)} for w in rows]}
-        token = await uploads.keep(redis, AREA, unit_id, payload=payload)
+        token = await uploads.keep(request, AREA, unit_id, payload=payload)
         await ctx.audit.record(ctx.caller, "unit.wage_upload", "unit", str(unit_id), f"ok:{len(rows)}")
         return page(request, "portal/unit_wages.html", preview=shown, token=token, **base)
 
@@ -208,7 +207,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
     @r.get("/wages/annotated/{ref}")
     async def annotated(request: Request, ctx: Reading, ref: str) -> Response:
         _, unit_id = _operator(ctx)
-        return await uploads.annotated_response(request.app.state.redis, AREA, unit_id, ref, "wages-errors.xlsx")
+        return await uploads.annotated_response(request, AREA, unit_id, ref, "wages-errors.xlsx")
 
     @r.post("/wages/submit")
     async def submit(request: Request, ctx: Reading) -> Response:
@@ -217,7 +216,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         csrf_of(request).check(request, fields)
         token = fields.get("token", "")
-        stored = await uploads.load(request.app.state.redis, AREA, unit_id, token)
+        stored = await uploads.load(request, AREA, unit_id, token)
         if stored is None or "payload" not in stored:
             raise ValidationFailed("预览已过期，请重新上传文件")
         ep = request.app.state.endpoints

@@ -922,7 +922,6 @@ def router(read_dependency: ReadDependency) -> APIRouter:
             code = exc.extensions.get("code", exc.status)
             await ctx.audit.record(ctx.caller, f"unit.staff.{kind}_upload", "unit", str(unit_id), f"refused:{code}")
             return page(request, "portal/unit_staff_batch.html", status=exc.status, problem=exc.detail, **base)
-        redis = request.app.state.redis
         if not batch.ok:
             await ctx.audit.record(
                 ctx.caller, f"unit.staff.{kind}_upload", "unit", str(unit_id), f"errors:{len(batch.errors)}"
@@ -933,17 +932,17 @@ def router(read_dependency: ReadDependency) -> APIRouter:
                 status=422,
                 errors=[e.describe() for e in batch.errors],
                 error_count=len(batch.errors),
-                annotated_token=await uploads.keep_annotated(redis, AREA, unit_id, batch),
+                annotated_token=await uploads.keep_annotated(request, AREA, unit_id, batch),
                 **base,
             )
-        token = await uploads.keep(redis, AREA, unit_id, kind=kind, payloads=payloads)
+        token = await uploads.keep(request, AREA, unit_id, kind=kind, payloads=payloads)
         await ctx.audit.record(ctx.caller, f"unit.staff.{kind}_upload", "unit", str(unit_id), f"ok:{len(payloads)}")
         return page(request, "portal/unit_staff_batch.html", preview=shown, token=token, **base)
 
     @r.get("/batch/annotated/{ref}")
     async def batch_annotated(request: Request, ctx: Reading, ref: str) -> Response:
         _, unit_id = _operator(ctx)
-        return await uploads.annotated_response(request.app.state.redis, AREA, unit_id, ref, "errors.xlsx")
+        return await uploads.annotated_response(request, AREA, unit_id, ref, "errors.xlsx")
 
     @r.post("/batch/{kind}/submit")
     async def batch_submit(request: Request, ctx: Reading, kind: str) -> Response:
@@ -955,7 +954,7 @@ def router(read_dependency: ReadDependency) -> APIRouter:
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         csrf_of(request).check(request, fields)
         token = fields.get("token", "")
-        stored = await uploads.load(request.app.state.redis, AREA, unit_id, token)
+        stored = await uploads.load(request, AREA, unit_id, token)
         if stored is None or stored.get("kind") != kind or "payloads" not in stored:
             raise ValidationFailed("预览已过期，请重新上传文件")
         type_ = t.DeclarationType.PERSON_REGISTER if kind == "register" else t.DeclarationType.PERSON_STOP

@@ -70,6 +70,12 @@ DECLARATION_PAYLOAD = _payloads.DECLARATION
 COMMAND_PAYLOAD = _payloads.COMMAND
 PERSON_REQUEST_PAYLOAD = _payloads.PERSON_REQUEST
 
+# Supporting documents (declaration attachments, objection evidence) in the hub DB, and their data step.
+from hub.crypto import files as _files  # noqa: E402
+
+ATTACHMENT_CONTENT = _files.ATTACHMENT
+OBJECTION_FILE_DATA = _files.OBJECTION_FILE
+
 # Read-model table -> its encrypted columns (readers reveal these, writers seal them).
 BY_TABLE: dict[str, tuple[EncryptedColumn, ...]] = {
     "person_overview": (PERSON_ID_NUMBER, PERSON_PHONE, PERSON_ADDRESS),

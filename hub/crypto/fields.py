@@ -69,25 +69,32 @@ class Keyring:
     index_key: bytes
 
     def seal(self, kind: Kind, value: str, context: str) -> bytes:
-        header = bytes([VERSION]) + self.active_id.to_bytes(4, "big")
-        plain = normalise(kind, value).encode()
-        return header + sm4_gcm_seal(self.data_keys[self.active_id], plain, header + context.encode())
+        return self.seal_bytes(normalise(kind, value).encode(), context)
 
     def open(self, envelope: bytes, context: str) -> str:
+        try:
+            return self.open_bytes(envelope, context).decode()
+        except UnicodeDecodeError as exc:
+            raise SealBroken("sealed value is not text") from exc
+
+    def seal_bytes(self, data: bytes, context: str) -> bytes:
+        """The envelope of raw bytes (a stored file): the same format as a text value's, nothing normalised."""
+        header = bytes([VERSION]) + self.active_id.to_bytes(4, "big")
+        return header + sm4_gcm_seal(self.data_keys[self.active_id], data, header + context.encode())
+
+    def open_bytes(self, envelope: bytes, context: str) -> bytes:
         key_id = key_id_of(envelope)
         key = self.data_keys.get(key_id)
         if key is None:
             raise SealBroken(f"data key {key_id} is not in the keyring")
         header = envelope[:HEADER_BYTES]
-        return sm4_gcm_open(key, envelope[HEADER_BYTES:], header + context.encode()).decode()
+        return sm4_gcm_open(key, envelope[HEADER_BYTES:], header + context.encode())
 
     def reseal(self, envelope: bytes, context: str) -> bytes:
-        """The same value under the active key (a no-op copy when it already is)."""
+        """The same value under the active key (a no-op copy when it already is); text or raw bytes alike."""
         if key_id_of(envelope) == self.active_id:
             return envelope
-        header = bytes([VERSION]) + self.active_id.to_bytes(4, "big")
-        plain = self.open(envelope, context).encode()
-        return header + sm4_gcm_seal(self.data_keys[self.active_id], plain, header + context.encode())
+        return self.seal_bytes(self.open_bytes(envelope, context), context)
 
     def blind_index(self, kind: Kind, value: str) -> bytes:
         return hmac_sm3(self.index_key, f"{kind.value}\x00{normalise(kind, value)}".encode())

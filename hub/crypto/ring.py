@@ -130,6 +130,20 @@ def for_writing(conn: psycopg.Connection[Any], table: str) -> Keyring:
     return keys.create_in_transaction(conn, kek(), datetime.now(UTC), table)
 
 
+async def for_writing_async(conn: psycopg.AsyncConnection[Any], table: str) -> Keyring | None:
+    """The keyring to seal with on an async connection (None: no keys there yet; this never creates them).
+
+    Cached like ``for_writing`` (reloaded at most ``MAX_AGE`` seconds after it was loaded).
+    """
+    ident = _identity(conn, table)
+    ring = _cached(ident, MAX_AGE)
+    if ring is not None:
+        return ring
+    cur = await conn.execute(keys.SELECT_KEYS.format(table))
+    found = _unwrap(list(await cur.fetchall()), table)
+    return _remember(ident, found) if found is not None else None
+
+
 def forget() -> None:
     """Drop every cached keyring (after a rotation in this process)."""
     with _lock:

@@ -37,6 +37,8 @@ class EncryptedColumn:
     kind: Kind = Kind.TEXT
     index_column: str | None = None
     plaintext: str | None = None
+    # Rows per transaction at most when re-sealing (files of several MB each: a small batch bounds memory).
+    max_batch: int | None = None
 
     def context(self, key_values: tuple[Any, ...]) -> str:
         return f"{self.context_prefix}:{'/'.join(str(v) for v in key_values)}"
@@ -102,6 +104,8 @@ def reencrypt(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Re-seal every envelope of ``column`` not under the active key; returns the rows changed. Commits per batch."""
+    if column.max_batch is not None:
+        batch = min(batch, column.max_batch)
     keys = sql.SQL(", ").join(sql.Identifier(k) for k in column.key_columns)
     select = sql.SQL(
         "select {keys}, {col} from {table} where {col} is not null and substring({col} from 1 for {n}) <> %s "

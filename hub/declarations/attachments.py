@@ -8,9 +8,10 @@ embedded files — also inside object streams; JPEG SOI, a frame header before t
 signature, a valid IHDR chunk and IEND). Anything else (a renamed program, HTML, SVG, …) is refused.
 
 Size, count and the declaration's total are limited by settings (``HUB_DECLARATIONS__ATTACHMENT_…``).
-The bytes are stored in the hub DB with their SHA-256 and SM3 digests, in the caller's transaction
-together with an audit record; a refusal raises before anything is written. Reading the bytes is for
-whoever may see the declaration (its unit, agency staff of its 统筹区) and is audited.
+The bytes are stored in the hub DB sealed (one SM4-GCM envelope bound to the row, ``hub.crypto.files``) with
+their SHA-256 and SM3 digests over the plaintext, in the caller's transaction together with an audit record; a
+refusal raises before anything is written. Reading the bytes is for whoever may see the declaration (its unit,
+agency staff of its 统筹区), is audited, and checks the opened bytes against both digests.
 
 Forwarding to the core: the documents travel inline (base64) in the declaration's command with their
 metadata and digests, and the core checks the digests and files them in its 电子档案 (``core.archive``).
@@ -31,10 +32,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from cryptography.hazmat.primitives import hashes
 
 from hub.access.subject import Subject
 from hub.audit import sync_writer as audit
+from hub.crypto import files
 from hub.declarations import access, records
 from hub.declarations.config import DeclarationSettings
 from hub.declarations.records import Declaration
@@ -194,9 +195,7 @@ def clean_name(filename: str, media_type: str) -> str:
 
 
 def sm3(data: bytes) -> bytes:
-    h = hashes.Hash(hashes.SM3())
-    h.update(data)
-    return h.finalize()
+    return files.sm3(data)
 
 
 # Records --------------------------------------------------------------------------------------------
@@ -307,17 +306,19 @@ def attach(
             f"附件总大小超过上限：每件申报的附件合计不能超过 {mb(settings.attachment_max_total_bytes)}", code="total"
         )
     at = now or datetime.now(UTC)
+    attachment_id = files.next_id(conn, files.ATTACHMENT)
     stored = conn.execute(
-        "insert into hub.declaration_attachment (declaration_id, filename, media_type, size, sha256, sm3, content, "
-        f"uploaded_by, uploaded_at) values (%s, %s, %s, %s, %s, %s, %s, %s, %s) returning {META}",
+        "insert into hub.declaration_attachment (id, declaration_id, filename, media_type, size, sha256, sm3, "
+        f"content_enc, uploaded_by, uploaded_at) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning {META}",
         (
+            attachment_id,
             decl.id,
             clean_name(filename, media_type),
             media_type,
             len(data),
             hashlib.sha256(data).digest(),
             sm3(data),
-            data,
+            files.seal(conn, files.ATTACHMENT, attachment_id, data),
             subject.account_id,
             at,
         ),
@@ -358,6 +359,16 @@ def list_for(conn: psycopg.Connection[Any], subject: Subject, declaration_id: in
     return [_row(r) for r in rows]
 
 
+SEALED = "content_enc, content"  # the envelope, and the plaintext of a row the data step has not sealed yet
+
+
+def _content(conn: psycopg.Connection[Any], attachment: Attachment, envelope: Any, plain: Any) -> bytes:
+    """The document's bytes, opened and checked against its SHA-256 and SM3 digests."""
+    return files.opened(
+        conn, files.ATTACHMENT, attachment.id, envelope, plain, sha256=attachment.sha256, sm3_digest=attachment.sm3
+    )
+
+
 def read(
     conn: psycopg.Connection[Any],
     subject: Subject,
@@ -370,24 +381,26 @@ def read(
     commits). Another 统筹区's or unit's declaration answers like a missing one."""
     decl = _visible(conn, subject, declaration_id, lock=False)
     row = conn.execute(
-        f"select {META}, content from hub.declaration_attachment where id = %s and declaration_id = %s",
+        f"select {META}, {SEALED} from hub.declaration_attachment where id = %s and declaration_id = %s",
         (attachment_id, decl.id),
     ).fetchone()
     if row is None:
         raise NotFound()
+    attachment = _row(row[:-2])
+    content = _content(conn, attachment, row[-2], row[-1])
     _audit(conn, subject, "read", now or datetime.now(UTC), decl.id, attachment_id)
-    return _row(row[:-1]), bytes(row[-1])
+    return attachment, content
 
 
 def for_command(conn: psycopg.Connection[Any], declaration_id: int) -> list[dict[str, Any]]:
     """The documents as they travel in the declaration's core command: metadata, digests, base64 bytes."""
     rows = conn.execute(
-        f"select {META}, content from hub.declaration_attachment where declaration_id = %s order by id",
+        f"select {META}, {SEALED} from hub.declaration_attachment where declaration_id = %s order by id",
         (declaration_id,),
     ).fetchall()
     out = []
     for r in rows:
-        a = _row(r[:-1])
+        a = _row(r[:-2])
         out.append(
             {
                 "attachment_id": a.id,
@@ -396,7 +409,7 @@ def for_command(conn: psycopg.Connection[Any], declaration_id: int) -> list[dict
                 "size": a.size,
                 "sha256": a.sha256,
                 "sm3": a.sm3,
-                "content_base64": base64.b64encode(bytes(r[-1])).decode("ascii"),
+                "content_base64": base64.b64encode(_content(conn, a, r[-2], r[-1])).decode("ascii"),
             }
         )
     return out

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from hub.crypto import columns, payloads
+from hub.crypto import columns, files, payloads
 from hub.rules.params import ParamRow
 
 NATIONAL = "000000"  # region_code of national parameter rows (sync.models.PARAMETERS)
@@ -240,14 +240,21 @@ def insert_objection(hub: psycopg.Connection[Any], **values: Any) -> int:
     return int(row[0])
 
 
+# Evidence files are sealed to their row (``data_enc``, ``hub.crypto.files``); ``data`` is the previous release's
+# plaintext, null once sealed. ``sha256`` (hex) stays over the plaintext and is checked on every read.
+
+
 def insert_objection_file(
     hub: psycopg.Connection[Any], objection_id: int, filename: str, content_type: str, data: bytes, sha256: str
-) -> None:
+) -> int:
+    file_id = files.next_id(hub, files.OBJECTION_FILE)
     hub.execute(
-        "insert into hub.record_objection_file (objection_id, filename, content_type, size, sha256, data) "
-        "values (%s, %s, %s, %s, %s, %s)",
-        (objection_id, filename, content_type, len(data), sha256, data),
-    )
+        "insert into hub.record_objection_file (id, objection_id, filename, content_type, size, sha256, data_enc) "
+        "values (%s, %s, %s, %s, %s, %s, %s)",
+        (file_id, objection_id, filename, content_type, len(data), sha256,
+         files.seal(hub, files.OBJECTION_FILE, file_id, data)),
+    )  # fmt: skip
+    return file_id
 
 
 def objection(hub: psycopg.Connection[Any], objection_id: int, *, for_update: bool = False) -> Row | None:
@@ -284,11 +291,17 @@ def objection_files(hub: psycopg.Connection[Any], objection_id: int) -> list[Row
 
 
 def objection_file(hub: psycopg.Connection[Any], objection_id: int, file_id: int) -> Row | None:
+    """One evidence file with its bytes opened (``data``) and checked against its SHA-256."""
     cur = hub.cursor(row_factory=dict_row)
-    return cur.execute(
-        "select filename, content_type, data from hub.record_objection_file where objection_id = %s and id = %s",
+    row = cur.execute(
+        "select id, filename, content_type, sha256, data, data_enc from hub.record_objection_file "
+        "where objection_id = %s and id = %s",
         (objection_id, file_id),
     ).fetchone()
+    if row is None:
+        return None
+    data = files.opened(hub, files.OBJECTION_FILE, row["id"], row["data_enc"], row["data"], sha256=str(row["sha256"]))
+    return {"filename": row["filename"], "content_type": row["content_type"], "data": data}
 
 
 def answer_objection(
