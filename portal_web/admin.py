@@ -452,8 +452,8 @@ def router(authenticate: Authenticate, anchor_key_of: AnchorKeyOf) -> APIRouter:
             **attempt,
         )  # fmt: skip
         await run_in_threadpool(
-            password_change.end_other_sessions, rt.redis, rt.sessions, reset.changed, keep_session=None,
-            now=rt.clock(), marker_ttl_seconds=rt.cfg.settings.access_token_ttl_seconds + 60,
+            password_change.end_sessions_after_reset, rt.redis, rt.sessions, reset.changed, now=rt.clock(),
+            access_token_ttl_seconds=rt.cfg.settings.access_token_ttl_seconds,
         )  # fmt: skip
         return page(
             request, "portal/admin_password.html", subject=subject, title="工作人员密码已重置", account=None,
@@ -545,8 +545,8 @@ def router(authenticate: Authenticate, anchor_key_of: AnchorKeyOf) -> APIRouter:
 
         done, unit = await hub_work(request, reset, commit=True, **attempt)
         await run_in_threadpool(
-            password_change.end_other_sessions, rt.redis, rt.sessions, done.changed, keep_session=None,
-            now=rt.clock(), marker_ttl_seconds=rt.cfg.settings.access_token_ttl_seconds + 60,
+            password_change.end_sessions_after_reset, rt.redis, rt.sessions, done.changed, now=rt.clock(),
+            access_token_ttl_seconds=rt.cfg.settings.access_token_ttl_seconds,
         )  # fmt: skip
         return page(
             request, "portal/admin_unit_password.html", subject=subject, title="单位管理员密码已重置", account=None,

@@ -467,9 +467,9 @@ def router(read_dependency: ReadDependency) -> APIRouter:
                     hub.commit()
                     raise
                 hub.commit()
-            password_change.end_other_sessions(
-                rt.redis, rt.sessions, done.changed, keep_session=None, now=rt.clock(),
-                marker_ttl_seconds=rt.cfg.settings.access_token_ttl_seconds + 60,
+            password_change.end_sessions_after_reset(
+                rt.redis, rt.sessions, done.changed, now=rt.clock(),
+                access_token_ttl_seconds=rt.cfg.settings.access_token_ttl_seconds,
             )  # fmt: skip
             return done
 

@@ -181,6 +181,14 @@ def change_password(
     return Changed(account.id, account.password_must_change, revoked)
 
 
+def end_sessions_after_reset(
+    r: redis.Redis, policy: sessions.SessionPolicy, changed: Changed, *, now: datetime, access_token_ttl_seconds: int
+) -> None:
+    """After an administrator re-issued the password: every session of the account ends, and its grants'
+    access tokens are refused at once (the revocation markers outlive the longest token by a minute)."""
+    end_other_sessions(r, policy, changed, keep_session=None, now=now, marker_ttl_seconds=access_token_ttl_seconds + 60)
+
+
 def end_other_sessions(
     r: redis.Redis,
     policy: sessions.SessionPolicy,
