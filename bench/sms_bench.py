@@ -28,6 +28,8 @@ from typing import Any
 import smpp34
 
 from hub import migrations, pg
+from hub.messaging import sealed
+from hub.messaging.outbox import Priority
 from sms import text
 from tests.sms.smsc import Smsc
 
@@ -60,13 +62,31 @@ def fresh_db() -> str:
 
 
 def fill(url: str, n: int) -> None:
+    """``n`` verification codes stored as ``hub.messaging.outbox.enqueue`` stores one: the number and the
+    personalisation sealed (``hub.messaging.sealed``), the blind indexes set, no plaintext; written with COPY
+    (enqueue's one insert per message would take longer than the run it prepares)."""
+    fields = {"code": "246810"}
     with pg.connect(url) as conn:
-        conn.execute(
-            "insert into hub.sms_message (recipient, template, personalisation, priority, purpose) "
-            "select (13000000000 + g)::text, 'verification_code', '{\"code\": \"246810\"}', 0, 'bench' "
-            "from generate_series(1, %s) g",
-            (n,),
-        )
+        keyring = sealed.for_writing(conn)
+        ids = sealed.next_ids(conn, n)
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "copy hub.sms_message (id, recipient_enc, recipient_bidx, recipient_pidx, personalisation_enc, "
+                "template, priority, purpose, mandatory) from stdin"
+            ) as copy,
+        ):
+            for k, message_id in enumerate(ids, start=1):
+                copy.write_row(
+                    (
+                        message_id,
+                        *sealed.seal(keyring, message_id, str(13000000000 + k), fields),
+                        "verification_code",
+                        int(Priority.CODE),
+                        "bench",
+                        True,
+                    )
+                )
         conn.commit()
 
 

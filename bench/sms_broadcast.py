@@ -32,9 +32,10 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from bench.sms_bench import fresh_db, machine, start_worker, stop_worker, worker_env
+from bench.sms_bench import cpu_seconds, fresh_db, machine, start_worker, stop_worker, worker_env
 from hub import pg
 from hub.config.sms import SmsSettings
+from hub.messaging import sealed
 from sms import jobs
 from tests.sms.smsc import Smsc
 
@@ -136,6 +137,7 @@ def main() -> None:
                 jobs.start(conn, job)
                 conn.commit()
             started = time.monotonic()
+            usage = Usage(url, proc.pid)
             vacuum_stop = threading.Event()
             vacuums: list[tuple[float, float]] = []
             if args.vacuum_every:
@@ -150,9 +152,16 @@ def main() -> None:
             while time.monotonic() - started < args.max_seconds:
                 now = time.monotonic() - started
                 if next_kill is not None and len(kills) < args.kills and now >= next_kill:
-                    flying = int(one(url, "select count(*) from hub.sms_segment where status = 'submitting'"))
-                    if flying == 0:  # aim at a moment with submits in flight: try again shortly
-                        next_kill = now + rnd.uniform(0.02, 0.3)
+                    flying = int(
+                        one(
+                            url, "select count(*) from hub.sms_segment where acked_at is null and status = 'submitting'"
+                        )
+                    )
+                    if flying == 0:
+                        if one(url, "select status from hub.sms_job where id = %s", job) == "done":
+                            next_kill = None  # finished before every kill landed: the kills made are reported
+                        else:  # aim at a moment with submits in flight: try again shortly
+                            next_kill = now + rnd.uniform(0.02, 0.3)
                         continue
                     proc.send_signal(signal.SIGKILL)
                     proc.wait(30)
@@ -173,7 +182,7 @@ def main() -> None:
                     status = one(url, "select status from hub.sms_job where id = %s", job)
                     if status == "done" and done_at is None:
                         done_at = now
-                    if done_at is not None and len(kills) >= args.kills:
+                    if done_at is not None and (len(kills) >= args.kills or next_kill is None):
                         left = one(
                             url, "select count(*) from hub.sms_message where job_id = %s and status = 'sent'", job
                         )
@@ -182,6 +191,7 @@ def main() -> None:
                             break
                 time.sleep(0.05)
             elapsed = time.monotonic() - started
+            result["usage"] = usage.finish(proc.pid, len(smsc.submits))
             vacuum_stop.set()
             rc = stop_worker(proc)
             proc = None
@@ -227,6 +237,90 @@ def main() -> None:
     print(out)
 
 
+_TABLES = ("sms_message", "sms_segment", "sms_receipt_orphan")
+
+
+def _backends(url: str) -> dict[int, str]:
+    """The worker's PostgreSQL backends (pid → application_name)."""
+    with pg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "select pid, application_name from pg_stat_activity "
+            "where datname = current_database() and application_name like 'hub-sms%%'"
+        ).fetchall()
+    return {int(str(r[0])): str(r[1]) for r in rows}
+
+
+def _table_counters(url: str) -> dict[str, dict[str, int]]:
+    with pg.connect(url, autocommit=True) as conn:
+        conn.execute("select pg_stat_force_next_flush()")
+        rows = conn.execute(
+            "select relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del from pg_stat_user_tables "
+            "where schemaname = 'hub' and relname = any(%s)",
+            (list(_TABLES),),
+        ).fetchall()
+        db = conn.execute(
+            "select xact_commit, pg_current_wal_lsn() - '0/0'::pg_lsn from pg_stat_database "
+            "where datname = current_database()"
+        ).fetchone()
+    names = ("ins", "upd", "hot_upd", "del")
+    out = {str(r[0]): {k: int(str(v)) for k, v in zip(names, r[1:], strict=True)} for r in rows}
+    # WAL written by the whole server (other databases' work included) and this database's commits
+    out["_db"] = {"xact_commit": int(str(db[0])) if db else 0, "wal_bytes": int(str(db[1])) if db else 0}
+    return out
+
+
+def _machine_busy() -> tuple[int, int]:
+    """(busy, total) clock ticks of the whole machine so far."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+class Usage:
+    """CPU of the worker process and of its PostgreSQL backends, and tuple counters, over a run without kills
+    (a restarted worker has other pids: with kills only the first worker's share is counted)."""
+
+    def __init__(self, url: str, pid: int) -> None:
+        self.url = url
+        self.backends = _backends(url)
+        self.worker_cpu = cpu_seconds(pid)
+        self.own_cpu = cpu_seconds(os.getpid())  # the SMSC (smpp34 and its proxy) and this driver
+        self.backend_cpu = {b: _cpu_or_zero(b) for b in self.backends}
+        self.tables = _table_counters(url)
+        self.machine = _machine_busy()
+        self.t = time.monotonic()
+
+    def finish(self, pid: int, submits: int) -> dict[str, Any]:
+        seconds = time.monotonic() - self.t
+        worker = cpu_seconds(pid) - self.worker_cpu
+        backends = {self.backends[b]: round(_cpu_or_zero(b) - c, 2) for b, c in self.backend_cpu.items()}
+        busy, total = _machine_busy()
+        tables = _table_counters(self.url)
+        delta = {
+            t: {k: v - self.tables.get(t, {}).get(k, 0) for k, v in counters.items()} for t, counters in tables.items()
+        }
+        per = 1000 / max(1, submits // 2)  # per 1,000 recipients (2 segments each)
+        return {
+            "seconds": round(seconds, 1),
+            "submits": submits,
+            "worker_cpu_seconds": round(worker, 2),
+            "smsc_and_driver_cpu_seconds": round(cpu_seconds(os.getpid()) - self.own_cpu, 2),
+            "backend_cpu_seconds": backends,
+            "worker_cpu_per_1000_recipients": round(worker * per, 3),
+            "postgres_backends_cpu_per_1000_recipients": round(sum(backends.values()) * per, 3),
+            "machine_busy_percent": round(100 * (busy - self.machine[0]) / max(1, total - self.machine[1]), 1),
+            "tuples": delta,
+            "tuples_per_recipient": {t: {k: round(v * per / 1000, 2) for k, v in c.items()} for t, c in delta.items()},
+        }
+
+
+def _cpu_or_zero(pid: int) -> float:
+    try:
+        return cpu_seconds(pid)
+    except OSError:
+        return 0.0
+
+
 def vacuum_loop(url: str, every: float, stop: threading.Event, out: list[tuple[float, float]], t0: float) -> None:
     """What autovacuum would do on a production server: dead row versions go, statistics follow the growth."""
     with pg.connect(url, autocommit=True) as conn:
@@ -246,11 +340,9 @@ def check_crashes(url: str, job: int, smsc: Smsc, n: int, capacity: int) -> dict
                 "where kind = 'recovery' order by id"
             ).fetchall()
         ]
-        rows = conn.execute(
-            "select recipient, status, segments from hub.sms_message where job_id = %s", (job,)
-        ).fetchall()
-    hub_state = {str(r[0]): str(r[1]) for r in rows}
-    segments = {str(r[0]): int(str(r[2] or 0)) for r in rows}
+        rows = sealed.messages(conn, "job_id = %s", (job,))  # the numbers are sealed: opened here
+    hub_state = {str(r["recipient"]): str(r["status"]) for r in rows}
+    segments = {str(r["recipient"]): int(r["segments"] or 0) for r in rows}
     counted = smsc.counts()
     duplicates = sum(c - 1 for c in counted.values() if c > 1)
     by_phone = Counter(dest for dest, _, _ in counted)

@@ -18,8 +18,9 @@ shutdown never cuts a long message in two unless the SMSC stops taking parts for
 smpplib makes and parses every PDU in Python objects, which costs more than the rest of the worker per
 message; the two PDUs that make up nearly all of the traffic are therefore written here directly:
 submit_sm (several per ``sendall`` when the window has room for them) and deliver_sm_resp (every receipt
-of a committed batch in one ``sendall``), and submit_sm_resp is read without smpplib. Everything else
-(binds, deliver_sm with its TLVs, unbind, enquire_link) still goes through smpplib.
+of a committed batch in one ``sendall``), and submit_sm_resp and deliver_sm (the receipts, with the TLVs the
+worker reads) are read without smpplib; a deliver_sm that reader refuses goes to smpplib. Everything else
+(binds, unbind, enquire_link) still goes through smpplib.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import smpplib.client
@@ -74,6 +76,7 @@ _WIRE_LOG.addFilter(_NoWireDumps())
 HEADER = struct.Struct(">IIII")  # command_length, command_id, command_status, sequence_number
 SUBMIT_SM = 0x00000004
 SUBMIT_SM_RESP = 0x80000004
+DELIVER_SM = 0x00000005
 DELIVER_SM_RESP = 0x80000005
 GENERIC_NACK = 0x80000000
 THROTTLED = 0x58
@@ -124,6 +127,103 @@ def encode_submit(sequence: int, part: OutPart) -> bytes:
 def encode_deliver_sm_resp(sequence: int) -> bytes:
     """deliver_sm_resp with status 0 and an empty (NUL) message_id."""
     return HEADER.pack(HEADER.size + 1, DELIVER_SM_RESP, 0, sequence) + b"\x00"
+
+
+# Optional parameters of a deliver_sm read here (SMPP 3.4 §5.3.2); the others are skipped.
+TLV_MESSAGE_PAYLOAD = 0x0424
+TLV_MESSAGE_STATE = 0x0427
+TLV_RECEIPTED_MESSAGE_ID = 0x001E
+_TLV = struct.Struct(">HH")
+
+
+@dataclass(frozen=True)
+class DeliverSm:
+    """What the worker reads of a deliver_sm: a receipt (esm_class bit, TLVs, text form) or a reply."""
+
+    sequence: int
+    source_addr: str
+    esm_class: int
+    data_coding: int
+    short_message: bytes
+    receipted_message_id: str | None = None
+    message_state: int | None = None
+
+
+def _cstring(body: bytes, offset: int, limit: int) -> tuple[bytes, int]:
+    end = body.index(b"\x00", offset, offset + limit)  # ValueError when missing or too long
+    return body[offset:end], end + 1
+
+
+def parse_deliver_sm(pdu: bytes) -> DeliverSm:
+    """A whole deliver_sm PDU (header included) read without smpplib. Raises ValueError on a malformed one
+    (the caller then hands it to smpplib)."""
+    length, command, _status, sequence = HEADER.unpack_from(pdu, 0)
+    if command != DELIVER_SM or length != len(pdu):
+        raise ValueError("not a whole deliver_sm")
+    body = pdu[HEADER.size :]
+    try:
+        _, at = _cstring(body, 0, 6)  # service_type
+        at += 2  # source_addr_ton, source_addr_npi
+        source, at = _cstring(body, at, 21)
+        at += 2  # dest_addr_ton, dest_addr_npi
+        _, at = _cstring(body, at, 21)  # destination_addr
+        esm_class = body[at]
+        at += 3  # esm_class, protocol_id, priority_flag
+        _, at = _cstring(body, at, 17)  # schedule_delivery_time
+        _, at = _cstring(body, at, 17)  # validity_period
+        data_coding = body[at + 2]  # after registered_delivery, replace_if_present_flag
+        sm_length = body[at + 4]  # after sm_default_msg_id
+        at += 5
+        short_message = body[at : at + sm_length]
+        if len(short_message) != sm_length:
+            raise ValueError("short_message cut")
+        at += sm_length
+        receipted: str | None = None
+        state: int | None = None
+        payload: bytes | None = None
+        while at < len(body):
+            tag, size = _TLV.unpack_from(body, at)
+            value = body[at + _TLV.size : at + _TLV.size + size]
+            if len(value) != size:
+                raise ValueError("optional parameter cut")
+            at += _TLV.size + size
+            if tag == TLV_RECEIPTED_MESSAGE_ID:
+                receipted = value.split(b"\x00", 1)[0].decode("ascii", "replace")
+            elif tag == TLV_MESSAGE_STATE and size == 1:
+                state = value[0]
+            elif tag == TLV_MESSAGE_PAYLOAD:
+                payload = value
+    except (IndexError, struct.error) as exc:
+        raise ValueError("deliver_sm cut short") from exc
+    return DeliverSm(
+        sequence,
+        source.decode("ascii", "replace"),
+        esm_class,
+        data_coding,
+        short_message or payload or b"",
+        receipted,
+        state,
+    )
+
+
+def _deliver_from_smpplib(pdu: Any) -> DeliverSm:
+    """The same fields from a deliver_sm smpplib parsed (the fallback for what ``parse_deliver_sm`` refuses)."""
+    text = pdu.short_message or b""
+    if isinstance(text, str):
+        text = text.encode("latin-1", "replace")
+    receipted = getattr(pdu, "receipted_message_id", None)
+    if isinstance(receipted, bytes):
+        receipted = receipted.decode("ascii", "replace")
+    state = getattr(pdu, "message_state", None)
+    return DeliverSm(
+        int(pdu.sequence),
+        _addr(pdu.source_addr),
+        int(pdu.esm_class or 0),
+        int(pdu.data_coding or 0),
+        text,
+        receipted or None,
+        None if state is None else int(state),
+    )
 
 
 class _Ack:
@@ -359,6 +459,7 @@ class _Bind:
         """Every complete PDU at the front of ``buffer`` (removed from it); submit_sm_resp without smpplib."""
         offset = 0
         responses: list[tuple[int, int, bytes]] = []
+        delivers: list[bytes] = []
         others: list[bytes] = []
         while len(buffer) - offset >= HEADER.size:
             length, command, status, sequence = HEADER.unpack_from(buffer, offset)
@@ -369,6 +470,8 @@ class _Bind:
             if command in (SUBMIT_SM_RESP, GENERIC_NACK):
                 body = bytes(buffer[offset + HEADER.size : offset + length])
                 responses.append((sequence, status, body.split(b"\x00", 1)[0]))
+            elif command == DELIVER_SM:
+                delivers.append(bytes(buffer[offset : offset + length]))
             else:
                 others.append(bytes(buffer[offset : offset + length]))
             offset += length
@@ -379,13 +482,21 @@ class _Bind:
         self.enquire_deadline = None
         if responses:
             self._on_submit_resps(responses)
+        for raw in delivers:
+            try:
+                deliver = parse_deliver_sm(raw)
+            except ValueError:  # smpplib decides (and raises on what it cannot read either)
+                deliver = _deliver_from_smpplib(
+                    smpplib.smpp.parse_pdu(raw, client=self.client, allow_unknown_opt_params=True)
+                )
+            self._on_deliver(deliver)
         for raw in others:
             self._handle(smpplib.smpp.parse_pdu(raw, client=self.client, allow_unknown_opt_params=True))
 
     def _handle(self, pdu: Any) -> None:
         command = pdu.command
         if command == "deliver_sm":
-            self._on_deliver(pdu)
+            self._on_deliver(_deliver_from_smpplib(pdu))
         elif command == "enquire_link":
             self._respond("enquire_link_resp", pdu.sequence)
         elif command == "unbind":
@@ -446,24 +557,20 @@ class _Bind:
                 events.append(Rejected(part.key, status, self.name))
         self.owner.out.put_many(events)
 
-    def _on_deliver(self, pdu: Any) -> None:
-        text = pdu.short_message or b""
-        if isinstance(text, str):
-            text = text.encode("latin-1", "replace")
-        receipted = getattr(pdu, "receipted_message_id", None)
-        state = getattr(pdu, "message_state", None)
-        if (int(pdu.esm_class or 0) & receipts.ESM_CLASS_RECEIPT) or receipted:
-            parsed = receipts.parse(text, receipted, state)
+    def _on_deliver(self, pdu: DeliverSm) -> None:
+        text = pdu.short_message
+        receipted = pdu.receipted_message_id
+        if (pdu.esm_class & receipts.ESM_CLASS_RECEIPT) or receipted:
+            parsed = receipts.parse(text, receipted, pdu.message_state)
             if parsed is None:
-                log.warning("%s: unreadable receipt from %s", self.name, mask_phone(_addr(pdu.source_addr)))
+                log.warning("%s: unreadable receipt from %s", self.name, mask_phone(pdu.source_addr))
                 self.acknowledge([self._ack_later(pdu.sequence)])
                 return
             ack = self._ack_later(pdu.sequence)
             self.owner.out.put(Receipt(parsed.smpp_id, parsed.stat, parsed.error, ack))
             return
-        coding = int(pdu.data_coding or 0)
-        body = text.decode("utf-16-be", "replace") if coding == 8 else text.decode("latin-1", "replace")
-        self.owner.out.put(Incoming(_addr(pdu.source_addr), body, self._ack_later(pdu.sequence)))
+        body = text.decode("utf-16-be", "replace") if pdu.data_coding == 8 else text.decode("latin-1", "replace")
+        self.owner.out.put(Incoming(pdu.source_addr, body, self._ack_later(pdu.sequence)))
 
     def _housekeeping(self) -> None:
         now = time.monotonic()

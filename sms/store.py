@@ -46,7 +46,9 @@ def recover(conn: Conn) -> tuple[int, int]:
     Returns (segments, messages) marked unknown; the job policy decides later whether any is sent again.
     """
     rows = conn.execute(
-        "update hub.sms_segment set status = 'unknown' where status = 'submitting' returning message_id"
+        # ``acked_at is null``: the partial index of the parts in flight (a segment's status is in no index)
+        "update hub.sms_segment set status = 'unknown' where acked_at is null and status = 'submitting' "
+        "returning message_id"
     ).fetchall()
     ids = sorted({int(r[0]) for r in rows})
     messages = conn.execute(
@@ -59,18 +61,26 @@ def recover(conn: Conn) -> tuple[int, int]:
 
 
 def apply(conn: Conn, events: Sequence[Event], *, match_orphans: bool = True) -> Applied:
-    """Record a batch of transport events in few statements (safe inside a psycopg pipeline).
+    """Record a batch of transport events in few statements, safe inside a psycopg pipeline: nothing is read
+    back until every statement is queued (one round trip, then the caller's commit).
 
-    ``match_orphans=False`` skips looking for early receipts kept earlier (the worker knows there are none).
+    Segments first (accepted, refused, unknown, not sent, late accepted, early receipts kept earlier that the
+    batch's accepts now match, the batch's receipts), then the messages, which see every segment written before
+    them: sent when every part is sent or delivered, delivered when every part is, failed when a receipt of
+    this batch failed a part. ``match_orphans=False`` skips the early receipts kept earlier (the worker knows
+    there are none).
     """
     out = Applied()
     accepted = [e for e in events if isinstance(e, Accepted)]
     if accepted:
-        _accepted(conn, accepted)
+        _accepted_segments(conn, accepted)
         out.settled += [e.key for e in accepted]
     late: list[LateAccepted] = []
+    found: list[Receipt] = []
     for e in events:
-        if isinstance(e, LateAccepted):
+        if isinstance(e, Receipt):
+            found.append(e)
+        elif isinstance(e, LateAccepted):
             late.append(e)  # after the Unknown it follows, which may be in this batch
         elif isinstance(e, Rejected):
             _failed_part(conn, e.key, e.command_status)
@@ -86,31 +96,49 @@ def apply(conn: Conn, events: Sequence[Event], *, match_orphans: bool = True) ->
     if out.not_sent:
         _not_sent(conn, out.not_sent)
     if late:
-        _late_accepted(conn, late)  # not ``settled``: they left the window with their Unknown
-    found = [e for e in events if isinstance(e, Receipt)]
-    if found:
-        _receipts(conn, found, out)
+        _late_accepted_segments(conn, late)  # not ``settled``: they left the window with their Unknown
+    # Receipts that came before their part's submit_sm_resp was recorded (kept in hub.sms_receipt_orphan): the
+    # parts accepted now take them. A late accept always looks (its receipt may well have come first).
+    matched = [e.smpp_id for e in late] + ([e.smpp_id for e in accepted] if match_orphans else [])
+    if matched:
+        _match_orphans(conn, matched)
+    final = _final_receipts(found, out)
+    taken = _receipt_segments(conn, final) if final else None
+    if accepted:
+        _sent_messages(conn, [e.key[0] for e in accepted])
     if late:
-        _match_orphans(conn, [e.smpp_id for e in late], out)  # a receipt may have come before the late accept
-    if accepted and match_orphans:
-        _match_orphans(conn, [e.smpp_id for e in accepted], out)
+        _late_sent_messages(conn, [e.key[0] for e in late])
+    receipt_ids = [r.smpp_id for r in final]
+    if receipt_ids or matched:
+        _delivered_messages(conn, receipt_ids + matched)
+    if any(receipts.FINAL[r.stat] is not None for r in final) or matched:
+        _failed_messages(conn, receipt_ids + matched)
+    if taken is not None:
+        _orphans_and_duplicates(conn, final, taken, out)
     return out
 
 
-def _accepted(conn: Conn, events: list[Accepted]) -> None:
-    """Two statements for the whole batch (nothing to read back, so both travel in one pipeline): the segments
-    become sent, then each message of the batch whose every segment is now sent or delivered becomes sent.
-    The second statement sees the first one's rows; a CTE would not, and checking the batch's own rows through
-    a CTE costs batch size × batch size."""
-    message_ids = [e.key[0] for e in events]
+def _accepted_segments(conn: Conn, events: list[Accepted]) -> None:
+    """The batch's accepted parts become sent with the SMSC's message id (one statement)."""
     conn.execute(
         """
         update hub.sms_segment s set status = 'sent', smpp_id = a.smpp_id, bind = a.bind, acked_at = now()
         from unnest(%s::bigint[], %s::int[], %s::text[], %s::text[]) as a(message_id, seq, smpp_id, bind)
         where s.message_id = a.message_id and s.seq = a.seq and s.status in ('submitting', 'unknown')
         """,
-        (message_ids, [e.key[1] for e in events], [e.smpp_id for e in events], [e.bind for e in events]),
+        (
+            [e.key[0] for e in events],
+            [e.key[1] for e in events],
+            [e.smpp_id for e in events],
+            [e.bind for e in events],
+        ),
     )
+
+
+def _sent_messages(conn: Conn, message_ids: list[int]) -> None:
+    """Each message of the batch whose every segment is now sent or delivered becomes sent. A separate statement
+    sees the segment statements' rows; a CTE would not, and checking the batch's own rows through a CTE costs
+    batch size × batch size."""
     conn.execute(
         """
         update hub.sms_message m set status = 'sent', sent_at = now(), updated_at = now()
@@ -122,19 +150,26 @@ def _accepted(conn: Conn, events: list[Accepted]) -> None:
     )
 
 
-def _late_accepted(conn: Conn, events: list[LateAccepted]) -> None:
-    """A part reported unknown was accepted after all: it becomes sent with the SMSC's message id, and its
-    message becomes sent once every part is sent or delivered. Only a part still 'unknown' is touched (one
-    resent since is a new submit in its own state)."""
-    message_ids = [e.key[0] for e in events]
+def _late_accepted_segments(conn: Conn, events: list[LateAccepted]) -> None:
+    """A part reported unknown was accepted after all: it becomes sent with the SMSC's message id. Only a part
+    still 'unknown' is touched (one resent since is a new submit in its own state)."""
     conn.execute(
         """
         update hub.sms_segment s set status = 'sent', smpp_id = a.smpp_id, bind = a.bind, acked_at = now()
         from unnest(%s::bigint[], %s::int[], %s::text[], %s::text[]) as a(message_id, seq, smpp_id, bind)
         where s.message_id = a.message_id and s.seq = a.seq and s.status = 'unknown' and s.smpp_id is null
         """,
-        (message_ids, [e.key[1] for e in events], [e.smpp_id for e in events], [e.bind for e in events]),
+        (
+            [e.key[0] for e in events],
+            [e.key[1] for e in events],
+            [e.smpp_id for e in events],
+            [e.bind for e in events],
+        ),
     )
+
+
+def _late_sent_messages(conn: Conn, message_ids: list[int]) -> None:
+    """An unknown message whose parts are all sent or delivered after a late accept becomes sent."""
     conn.execute(
         """
         update hub.sms_message m set status = 'sent', sent_at = coalesce(m.sent_at, now()), failure_reason = null,
@@ -216,31 +251,44 @@ def _incoming(conn: Conn, event: Incoming) -> None:
         )
 
 
-def _receipts(conn: Conn, found: list[Receipt], out: Applied) -> None:
+def _final_receipts(found: list[Receipt], out: Applied) -> list[Receipt]:
+    """The batch's final receipts, one per SMSC message id (the others counted as duplicates)."""
     final = [r for r in found if receipts.is_final(r.stat)]
-    if not final:
-        return
     out.receipts += len(final)
     unique = list({r.smpp_id: r for r in final}.values())
     out.duplicate_receipts += len(final) - len(unique)
-    final = unique
-    kinds = [receipts.FINAL.get(r.stat) for r in final]
+    return unique
+
+
+# A failed receipt's stat to the failure kind of its message (receipts.FINAL), in SQL.
+_FAILURE_KIND = (
+    "case s.receipt_stat "
+    + " ".join(f"when '{stat}' then '{kind.value}'" for stat, kind in receipts.FINAL.items() if kind is not None)
+    + " end"
+)
+
+
+def _receipt_segments(conn: Conn, final: list[Receipt]) -> psycopg.Cursor[Any]:
+    """The segments take their receipt (``receipt_at = now()``, the transaction's time, marks the ones taken in
+    this transaction); returns the cursor whose rows are the SMSC message ids taken (read after every other
+    statement is queued). ``s.smpp_id = any(ids)`` keeps the segments read through their index whatever the
+    table's (possibly stale) statistics make of the join with the batch."""
     ids = [r.smpp_id for r in final]
-    # Three statements in one pipeline: the segments take their receipt (``receipt_at = now()``, the
-    # transaction's time, marks the ones taken in this transaction); then a message whose every segment is
-    # delivered becomes delivered, and one with a segment failed by this batch fails. Each later statement
-    # sees the earlier one's rows.
-    cur = conn.execute(
+    return conn.execute(
         """
         update hub.sms_segment s
         set status = case when r.stat = 'DELIVRD' then 'delivered' else 'failed' end,
             receipt_stat = r.stat, receipt_error = r.err, receipt_at = now()
         from unnest(%s::text[], %s::text[], %s::text[]) as r(smpp_id, stat, err)
-        where s.smpp_id = r.smpp_id and s.receipt_at is null
+        where s.smpp_id = any(%s) and s.smpp_id = r.smpp_id and s.receipt_at is null
         returning s.smpp_id
         """,
-        (ids, [r.stat for r in final], [r.error for r in final]),
+        (ids, [r.stat for r in final], [r.error for r in final], ids),
     )
+
+
+def _delivered_messages(conn: Conn, smpp_ids: list[str]) -> None:
+    """A message with a part delivered in this transaction whose every part is delivered becomes delivered."""
     conn.execute(
         """
         update hub.sms_message m set status = 'delivered', delivered_at = now(), updated_at = now()
@@ -250,25 +298,32 @@ def _receipts(conn: Conn, found: list[Receipt], out: Applied) -> None:
           and m.status in ('queued', 'sent', 'unknown')
           and not exists (select 1 from hub.sms_segment s where s.message_id = m.id and s.status <> 'delivered')
         """,
-        (ids,),
+        (smpp_ids,),
     )
+
+
+def _failed_messages(conn: Conn, smpp_ids: list[str]) -> None:
+    """A message with a part failed by a receipt in this transaction fails (the kind from its first such part)."""
     conn.execute(
-        """
+        f"""
         update hub.sms_message m set status = 'failed', failure_kind = bad.kind,
             failure_reason = 'receipt ' || bad.stat, failed_at = now(), updated_at = now()
         from (
-            select distinct on (s.message_id) s.message_id, s.receipt_stat as stat, r.kind
-            from unnest(%s::text[], %s::text[]) as r(smpp_id, kind)
-            join hub.sms_segment s on s.smpp_id = r.smpp_id
-            where r.kind is not null and s.status = 'failed' and s.receipt_at = now()
+            select distinct on (s.message_id) s.message_id, s.receipt_stat as stat, {_FAILURE_KIND} as kind
+            from hub.sms_segment s
+            where s.smpp_id = any(%s) and s.status = 'failed' and s.receipt_at = now()
             order by s.message_id, s.seq
         ) bad
         where m.id = bad.message_id and m.status <> 'failed'
         """,
-        (ids, [k.value if k is not None else None for k in kinds]),
+        (smpp_ids,),
     )
-    rows = cur.fetchall()
-    matched = {str(r[0]) for r in rows}
+
+
+def _orphans_and_duplicates(conn: Conn, final: list[Receipt], taken: psycopg.Cursor[Any], out: Applied) -> None:
+    """The receipts the segment update did not take (``taken`` returns the SMSC message ids it took): duplicates
+    of one taken before, or early/unknown ones kept in hub.sms_receipt_orphan."""
+    matched = {str(r[0]) for r in taken.fetchall()}
     rest = [r for r in final if r.smpp_id not in matched]
     if rest:
         seen = conn.execute(
@@ -281,18 +336,33 @@ def _receipts(conn: Conn, found: list[Receipt], out: Applied) -> None:
             # Early (its submit_sm_resp not applied yet), or not ours: kept to be matched later.
             out.orphan_receipts += len(orphans)
             log.info("%d receipts match no segment yet, e.g. id %s", len(orphans), orphans[0].smpp_id[:32])
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "insert into hub.sms_receipt_orphan (smpp_id, stat, error) values (%s, %s, %s)",
-                    [(r.smpp_id, r.stat, r.error) for r in orphans],
-                )
+            conn.execute(
+                "insert into hub.sms_receipt_orphan (smpp_id, stat, error) "
+                "select * from unnest(%s::text[], %s::text[], %s::text[])",
+                ([r.smpp_id for r in orphans], [r.stat for r in orphans], [r.error for r in orphans]),
+            )
 
 
-def _match_orphans(conn: Conn, smpp_ids: list[str], out: Applied) -> None:
-    rows = conn.execute(
-        "update hub.sms_receipt_orphan set matched_at = now() where smpp_id = any(%s) and matched_at is null "
-        "returning smpp_id, stat, error",
-        (smpp_ids,),
-    ).fetchall()
-    if rows:
-        _receipts(conn, [Receipt(str(r[0]), str(r[1]), r[2]) for r in rows], Applied())
+def _match_orphans(conn: Conn, smpp_ids: list[str]) -> None:
+    """Early receipts kept for the parts accepted now are taken by their segments, in one statement (the final
+    ones; a later statement derives the messages' states). A segment that has its receipt already keeps it."""
+    conn.execute(
+        f"""
+        with o as (
+            update hub.sms_receipt_orphan set matched_at = now()
+            where smpp_id = any(%s) and matched_at is null
+            returning smpp_id, stat, error
+        ),
+        r as (
+            select distinct on (smpp_id) smpp_id, stat, error from o
+            where stat in ({", ".join(f"'{stat}'" for stat in receipts.FINAL)})
+            order by smpp_id
+        )
+        update hub.sms_segment s
+        set status = case when r.stat = 'DELIVRD' then 'delivered' else 'failed' end,
+            receipt_stat = r.stat, receipt_error = r.error, receipt_at = now()
+        from r
+        where s.smpp_id = any(%s) and s.smpp_id = r.smpp_id and s.receipt_at is null
+        """,
+        (smpp_ids, smpp_ids),
+    )

@@ -23,7 +23,7 @@ class TextTooLong(ValueError):
 
 def units(text: str) -> int:
     """Length in UTF-16 code units (what the handset and the bill count)."""
-    return sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def split(text: str) -> list[str]:
@@ -31,8 +31,13 @@ def split(text: str) -> list[str]:
 
     Parts are cut at code-point boundaries, so no part starts or ends inside a surrogate pair.
     """
-    if units(text) <= SINGLE_UNITS:
+    count = units(text)
+    if count <= SINGLE_UNITS:
         return [text]
+    if count == len(text):  # no character outside the basic plane: one unit each, cut every 67
+        if count > SEGMENT_UNITS * MAX_SEGMENTS:
+            raise TextTooLong(f"{-(-count // SEGMENT_UNITS)} segments")
+        return [text[i : i + SEGMENT_UNITS] for i in range(0, count, SEGMENT_UNITS)]
     parts: list[str] = []
     current: list[str] = []
     used = 0

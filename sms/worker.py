@@ -112,6 +112,15 @@ select id from upd
 """
 
 
+# The recorder's statements join a batch (unnest of ids) to hub.sms_segment and hub.sms_message by key. psycopg
+# prepares them after five runs, and PostgreSQL keeps the generic plan made then until the table's statistics
+# change: planned while the segment table was small (a broadcast's start, no statistics yet) it is a hash join over
+# a sequential scan, and every batch then reads the whole, growing table (seen on the benchmark: the receipt and
+# accept updates scanning every segment until the next analyze). Every statement of the recorder is an index
+# lookup by design, so its session rules out the plans that are never right here.
+_RECORDER_PLANS = "set enable_seqscan = off; set enable_mergejoin = off"
+
+
 @dataclass
 class Stats:
     claimed_messages: int = 0
@@ -185,6 +194,8 @@ class Worker:
             time.sleep(0.2)
         self._conn = pg.connect(self.url, application_name="hub-sms")
         self._rconn = pg.connect(self.url, application_name="hub-sms-record")
+        self._rconn.execute(_RECORDER_PLANS)
+        self._rconn.commit()
         sealed_now = sealed.seal_now(self.conn)  # plaintext left by the previous release (the data step)
         if sealed_now:
             log.warning("sealed %d SMS values kept in plaintext by an earlier release", sealed_now)
@@ -400,6 +411,7 @@ class Worker:
         source = self.settings.source_addr
         delivery = self.settings.registered_delivery
         parts_count = 0
+        chosen: list[tuple[_Row, str, list[str], Decimal, tuple[bytes, bytes, str | None] | None]] = []
         for row in rows:
             mid, recipient, template, mandatory, ip, job_id = (
                 row.id,
@@ -427,18 +439,27 @@ class Worker:
                 store.fail_message(self.conn, mid, FailureKind.PERMANENT, str(exc))
                 self._advance(job_id, mid)
                 continue
-            if out and parts_count + len(pieces) > room:
+            if chosen and parts_count + len(pieces) > room:
                 break
             cost = self.settings.cost_per_segment * len(pieces)
             if self._spent + cost > self.settings.limits.daily_budget_yuan:
                 self._stop_for_budget()
                 break
             self._spent += cost
-            ref = self._next_ref(row.number) if len(pieces) > 1 else None
+            parts_count += len(pieces)
+            code = (row.number, row.prefix, ip) if job_id is None and _is_code(template) else None
+            chosen.append((row, body, pieces, cost, code))
+            self._advance(job_id, mid)
+            if job_id is None and not _is_code(template):
+                self._prefixes.add(row.prefix, now)  # codes were counted by ``check.refused``
+        # One statement for the concatenation references of the batch's long messages.
+        refs = iter(self._next_refs([row.number for row, _, pieces, _, _ in chosen if len(pieces) > 1]))
+        for row, body, pieces, cost, code in chosen:
+            ref = next(refs) if len(pieces) > 1 else None
             parts = [
                 OutPart(
-                    key=(mid, seq),
-                    destination=recipient,
+                    key=(row.id, seq),
+                    destination=row.recipient,
                     source=source,
                     short_message=wire.short_message,
                     esm_class=wire.esm_class,
@@ -449,12 +470,7 @@ class Worker:
                 )
                 for seq, wire in enumerate(text.encode(pieces, ref or 0), start=1)
             ]
-            parts_count += len(parts)
-            code = (row.number, row.prefix, ip) if job_id is None and _is_code(template) else None
-            out.append(_Prepared(mid, parts, (signature, len(pieces), cost, ref, mid), cost, code))
-            self._advance(job_id, mid)
-            if job_id is None and not _is_code(template):
-                self._prefixes.add(row.prefix, now)  # codes were counted by ``check.refused``
+            out.append(_Prepared(row.id, parts, (signature, len(pieces), cost, ref, row.id), cost, code))
         self.conn.commit()  # refusals, failures, concatenation references; ends the read
         return out
 
@@ -547,17 +563,34 @@ class Worker:
         log.info("message %d to %s refused: %s", message_id, mask_phone(recipient), reason)
         store.fail_message(self.conn, message_id, FailureKind.PERMANENT, reason)
 
-    def _next_ref(self, number: bytes) -> int:
-        """Per-destination concatenation reference: two long messages in flight to one phone differ (counted
-        per blind index of the number)."""
-        row = self.conn.execute(
-            "insert into hub.sms_concat_ref_bidx (recipient_bidx, last_ref) values (%s, 1) "
-            "on conflict (recipient_bidx) "
-            "do update set last_ref = hub.sms_concat_ref_bidx.last_ref %% 255 + 1 returning last_ref",
-            (number,),
-        ).fetchone()
-        assert row is not None
-        return int(row[0])
+    def _next_refs(self, numbers: list[bytes]) -> list[int]:
+        """Per-destination concatenation references, one per entry of ``numbers`` (blind indexes of the numbers,
+        a number may repeat): two long messages in flight to one phone differ. The counter of each number runs
+        1..255 and wraps; the batch takes ``k`` consecutive values of a number in one upsert."""
+        if not numbers:
+            return []
+        counts: dict[bytes, int] = {}
+        for number in numbers:
+            counts[number] = counts.get(number, 0) + 1
+        distinct = list(counts)
+        # New counter: the batch's k values are 1..k, so it ends at k. Existing one at v: v%255+1 … ends at
+        # (v+k-1)%255+1. k <= 255 always (a batch holds at most a window of parts, two or more per long message).
+        rows = self.conn.execute(
+            "insert into hub.sms_concat_ref_bidx (recipient_bidx, last_ref) "
+            "select * from unnest(%s::bytea[], %s::smallint[]) "
+            "on conflict (recipient_bidx) do update "
+            "set last_ref = (hub.sms_concat_ref_bidx.last_ref + excluded.last_ref - 1) %% 255 + 1 "
+            "returning recipient_bidx, last_ref",
+            (distinct, [min(counts[n], 255) for n in distinct]),
+        ).fetchall()
+        last = {bytes(r[0]): int(r[1]) for r in rows}
+        taken: dict[bytes, int] = {}
+        out: list[int] = []
+        for number in numbers:
+            i = taken.get(number, 0)
+            taken[number] = i + 1
+            out.append((last[number] - counts[number] + i) % 255 + 1)  # the i-th of the k values ending at last
+        return out
 
     # budget ----------------------------------------------------------------------------------------
     def _budget_left(self, now: datetime) -> bool:
@@ -627,7 +660,8 @@ class Worker:
             """
             update hub.sms_job j set status = 'done', finished_at = now()
             where j.status = 'running'
-              -- 'created' first, on the job's queue index: while any is left the second check never runs
+              -- 'created' first, on the job's queue index: while any is left the second check never runs;
+              -- 'queued' on sms_message_queued
               and not exists (select 1 from hub.sms_message m where m.job_id = j.id and m.status = 'created')
               and not exists (select 1 from hub.sms_message m where m.job_id = j.id and m.status = 'queued')
             """

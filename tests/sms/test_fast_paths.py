@@ -3,6 +3,7 @@ one thread, and the 'resend' policy acting during a run."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +13,7 @@ import smpplib.smpp
 from hub import pg
 from hub.config.sms import SmsSettings
 from sms import jobs, text
-from sms.smpp import SmppTransport, encode_deliver_sm_resp, encode_submit
+from sms.smpp import SmppTransport, _deliver_from_smpplib, encode_deliver_sm_resp, encode_submit, parse_deliver_sm
 from sms.transport import OutPart
 from tests.conftest import Databases
 from tests.sms.helpers import enqueue_many, query, running, settings, statuses, wait
@@ -105,3 +106,58 @@ def test_the_unknown_policy_acts_during_a_run(dbs: Databases, smsc: Smsc, policy
     # the held submits were never accepted by the SMSC, so a resend is no duplicate there
     counts = smsc.counts()
     assert sum(counts.values()) == 10 - unknown and set(counts.values()) == {1}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        # a receipt in text form with its TLVs (what the test SMSC sends)
+        {
+            "source_addr": "13912345678",
+            "destination_addr": "10690012333",
+            "esm_class": 0x04,
+            "short_message": b"id:0000abcd sub:001 dlvrd:001 submit date:2611281200 done date:2611281200 stat:DELIVRD "
+            b"err:000 text:",
+            "receipted_message_id": "0000abcd",
+            "message_state": 2,
+        },
+        # text form only, a failed one
+        {"source_addr": "13912345678", "esm_class": 0x04, "short_message": b"id:77 stat:UNDELIV err:001"},
+        # a reply from a phone (UCS-2), no TLVs
+        {"source_addr": "13800001111", "esm_class": 0, "data_coding": 8, "short_message": "退订".encode("utf-16-be")},
+        # the text in message_payload, an unknown-to-us TLV before the ones read
+        {
+            "source_addr": "13800001111",
+            "esm_class": 0,
+            "short_message": b"",
+            "message_payload": b"TD",
+            "user_message_reference": 9,
+        },
+    ],
+)
+def test_deliver_sm_read_without_smpplib_matches_smpplib(fields: dict[str, object]) -> None:
+    client = smpplib.client.Client("127.0.0.1", 2775, allow_unknown_opt_params=True)  # never connected
+    pdu = smpplib.smpp.make_pdu("deliver_sm", client=client, **fields)
+    pdu.sequence = 31337
+    raw = pdu.generate()
+    ours = parse_deliver_sm(raw)
+    theirs = _deliver_from_smpplib(smpplib.smpp.parse_pdu(raw, client=client, allow_unknown_opt_params=True))
+    if "message_payload" in fields:  # smpplib leaves the payload in its own attribute; ours reads it as the text
+        assert ours.short_message == fields["message_payload"] and theirs.short_message == b""
+        theirs = dataclasses.replace(theirs, short_message=ours.short_message)
+    assert ours == theirs
+    assert ours.sequence == 31337 and ours.source_addr == fields["source_addr"]
+    assert ours.esm_class == fields["esm_class"]
+    assert ours.receipted_message_id == fields.get("receipted_message_id")
+    assert ours.message_state == fields.get("message_state")
+
+
+def test_a_malformed_deliver_sm_is_refused_by_the_fast_reader() -> None:
+    client = smpplib.client.Client("127.0.0.1", 2775, allow_unknown_opt_params=True)
+    raw = smpplib.smpp.make_pdu("deliver_sm", client=client, source_addr="1", short_message=b"hello").generate()
+    with pytest.raises(ValueError):
+        parse_deliver_sm(raw[:-3] + raw[-3:-1])  # the length in the header no longer matches
+    cut = bytearray(raw[:-2])
+    cut[0:4] = len(cut).to_bytes(4, "big")  # consistent header, short_message cut
+    with pytest.raises(ValueError):
+        parse_deliver_sm(bytes(cut))
