@@ -32,8 +32,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any, TypeGuard
@@ -45,7 +44,7 @@ from graphql import DocumentNode, FieldNode, GraphQLError, OperationDefinitionNo
 from graphql import OperationType as GraphQLOperationType
 from starlette.background import BackgroundTasks
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from strawberry.dataloader import DataLoader
@@ -65,7 +64,6 @@ from gateway.graphql.errors import ProblemErrors
 from gateway.graphql.types import PersonOverviewType
 from hub.access import consistency
 from hub.access.cache import CachedReadContext
-from hub.access.consistency import Row
 from hub.access.context import Caller
 from hub.config.web import WebSettings
 from hub.errors import HubError, NotFound
@@ -180,6 +178,20 @@ async def _caller(request: Request, route_class: str, seen: _Seen) -> Caller:
         return caller_of(request, await authenticate_and_limit(request, route_class))
     purpose = seen.purpose.decode("latin-1")[:64] if seen.purpose is not None else "query"
     return Caller(subject, request_id_of(request), ip, purpose or "query")
+
+
+async def _body(receive: Receive) -> bytes:
+    """The request body as ``Request.body`` reads it (ClientDisconnect if the client went away), without
+    its async generator: the GraphQL body is read on every hot request."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
 
 
 def _digits(value: bytes, limit: int) -> int | None:
@@ -348,7 +360,7 @@ class FastReads:
         return body
 
     async def _graphql_read(self, request: Request, token: int | None, seen: _Seen) -> bytes | Response:
-        body = await request.body()
+        body = await _body(request.receive)
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -376,11 +388,11 @@ class FastReads:
                 state.pools, caller, state.audit, token, state.consistency_timeout, cache, batcher=self.batcher
             )
             out = await self._execute(request, data, OverviewOnlyContext(tracked))
-            if tracked.refused is not None:
+            if tracked.refusal is not None:
                 # The snapshot itself failed (read-your-writes 503, store down): FastAPI's context dependency
                 # fails the same way, before strawberry runs, and the app's handlers answer.
-                raise tracked.refused
-            if tracked.began:
+                raise tracked.refusal
+            if tracked.has_begun:
                 return out
             # Nothing was read (a validation or variable error, an id answered as missing): FastAPI would
             # have opened the snapshot first, and its failures would answer instead. Executing such a
@@ -398,7 +410,7 @@ class FastReads:
         try:
             found = await persons.get_overviews(read, [person_id])
         except Exception as exc:
-            if not read.began:
+            if not read.has_begun:
                 raise  # the snapshot failed: as FastAPI's context dependency, the app's handlers answer
             outcome = exc
         else:
@@ -514,21 +526,15 @@ class OverviewOnlyContext(Context):
 class TrackedRead(consistency.PendingRead):
     """A ``PendingRead`` that tells whether its snapshot began, and what refused it if it did not."""
 
-    began: bool = dc_field(default=False, init=False)
-    refused: Exception | None = dc_field(default=None, init=False)
+    has_begun: bool = dc_field(default=False, init=False)
+    refusal: Exception | None = dc_field(default=None, init=False)
 
-    @asynccontextmanager
-    async def once_keyed(
-        self, build: consistency.KeyedQuery, ids: Sequence[int], key: str
-    ) -> AsyncIterator[tuple[CachedReadContext, list[Row]]]:
-        try:
-            async with super().once_keyed(build, ids, key) as got:
-                self.began = True
-                yield got
-        except Exception as exc:
-            if not self.began:
-                self.refused = exc
-            raise
+    def began(self) -> None:
+        self.has_begun = True
+
+    def refused(self, exc: Exception) -> None:
+        if not self.has_begun:
+            self.refusal = exc
 
 
 class PrimedContext(Context):

@@ -275,10 +275,7 @@ class PendingRead:
         async with self._rows(query, params) as (conn, snap, rows):
             yield self._context(conn, snap), rows
 
-    @asynccontextmanager
-    async def once_keyed(
-        self, build: KeyedQuery, ids: Sequence[int], key: str
-    ) -> AsyncIterator[tuple[CachedReadContext, list[Row]]]:
+    def once_keyed(self, build: KeyedQuery, ids: Sequence[int], key: str) -> OnceKeyed:
         """``once(*build(ids))``, whose rows are those whose column ``key`` is one of ``ids``.
 
         With a ``batcher`` and no token, the reads of the same ``build`` made in one pass of the event loop
@@ -286,21 +283,13 @@ class PendingRead:
         rows, in the order of its ids, and the snapshot of that statement. A read with a token runs alone
         (its wait for the token is its own).
         """
-        if self.batcher is None or self.token is not None:
-            async with self.once(*build(ids)) as got:
-                yield got
-            return
-        future = self.batcher.coalescer(build, key).add((self, ids))
-        try:
-            conn, snap, rows, release = await future
-        except asyncio.CancelledError:
-            if future.done() and not future.cancelled() and future.exception() is None:
-                future.result()[3]()  # answered, then cancelled before it resumed: hand the connection back
-            raise
-        try:
-            yield self._context(conn, snap), rows
-        finally:
-            release()
+        return OnceKeyed(self, build, ids, key)
+
+    def began(self) -> None:
+        """Called when ``once_keyed``'s snapshot began (the statement answered); for subclasses."""
+
+    def refused(self, exc: Exception) -> None:
+        """Called when ``once_keyed`` failed before its snapshot began; for subclasses."""
 
     @asynccontextmanager
     async def _rows(
@@ -352,6 +341,46 @@ class PendingRead:
         return CachedReadContext(
             ReadConnection(conn), self.caller, self.audit, snap.as_of, event_id=snap.event_id, cache=self.cache
         )
+
+
+class OnceKeyed:
+    """``PendingRead.once_keyed``'s context: ``(ReadContext, rows)`` on entry. A class rather than an
+    ``asynccontextmanager``: it is entered on every hot read, and a generator costs several times more."""
+
+    __slots__ = ("_build", "_ids", "_inner", "_key", "_pending", "_release")
+
+    def __init__(self, pending: PendingRead, build: KeyedQuery, ids: Sequence[int], key: str) -> None:
+        self._pending, self._build, self._ids, self._key = pending, build, ids, key
+        self._inner: Any = None
+        self._release: Callable[[], None] | None = None
+
+    async def __aenter__(self) -> tuple[CachedReadContext, list[Row]]:
+        pending = self._pending
+        try:
+            if pending.batcher is None or pending.token is not None:
+                self._inner = pending.once(*self._build(self._ids))
+                got: tuple[CachedReadContext, list[Row]] = await self._inner.__aenter__()
+            else:
+                future = pending.batcher.coalescer(self._build, self._key).add((pending, self._ids))
+                try:
+                    conn, snap, rows, self._release = await future
+                except asyncio.CancelledError:
+                    if future.done() and not future.cancelled() and future.exception() is None:
+                        future.result()[3]()  # answered, then cancelled before it resumed: hand it back
+                    raise
+                got = (pending._context(conn, snap), rows)
+        except Exception as exc:
+            pending.refused(exc)
+            raise
+        pending.began()
+        return got
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if self._inner is not None:
+            return bool(await self._inner.__aexit__(exc_type, exc, tb))
+        if self._release is not None:
+            self._release()
+        return False
 
 
 # A family of queries batchable by id: the query and parameters reading the rows of these ids.
