@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import random
@@ -874,12 +875,32 @@ def measure(
     )
     rate = max(1.0, round(closed["rps"] / 2, 1))
     write_persons(pfile, persons, keys, issuer, audience)
-    log(f"{name}: {closed['rps']:.0f} req/s max; open loop at {rate:.0f} req/s for {args.seconds} s")
+    log(
+        f"{name}: {closed['rps']:.0f} req/s max; open loop at {rate:.0f} req/s, "
+        f"{args.seconds} s after a first pass over fresh tokens"
+    )
     before = cpu_ticks()
-    raw = run_open_loop(mode, server.port, pfile, rate, args.seconds, args.open_connections, tmp)
+    # Long enough that the steady state after the first pass over the fresh tokens lasts ``seconds``.
+    first_pass = len(persons) / rate
+    length = args.seconds + math.ceil(first_pass)
+    raw = run_open_loop(mode, server.port, pfile, rate, length, args.open_connections, tmp)
     raw["machine_busy_pct"] = busy_pct(before, cpu_ticks())
-    stats = open_loop_stats(raw, args.open_warmup)
-    log(f"{name}: p50 {stats['p50_ms']} ms, p99 {stats['p99_ms']} ms, errors {stats['errors']}")
+    # Every caller's token is new at the start of the phase (fresh tokens, above): until each has been seen
+    # once the gateway verifies a signature on every request, a cold start at well over half its maximum
+    # load. The percentiles are those of the steady state that follows (each token verified once, as a
+    # client reuses its token for its five-minute life); the cold first pass is reported beside them.
+    stats = open_loop_stats(raw, max(args.open_warmup, first_pass + 1.0))
+    stats["warmup_excluded_s"] = round(max(args.open_warmup, first_pass + 1.0), 2)
+    stats["with_first_pass"] = {
+        **open_loop_stats(raw, args.open_warmup),
+        "warmup_excluded_s": args.open_warmup,
+        "first_pass_s": round(first_pass, 2),
+    }
+    cold = stats["with_first_pass"]
+    log(
+        f"{name}: p50 {stats['p50_ms']} ms, p99 {stats['p99_ms']} ms, errors {stats['errors']} "
+        f"(with the first pass over fresh tokens: p50 {cold['p50_ms']} ms, p99 {cold['p99_ms']} ms)"
+    )
     return {
         "server": name,
         "mode": mode,
@@ -1163,7 +1184,10 @@ def main(argv: list[str] | None = None) -> int:
             "rate": "half of the same server's closed-loop throughput",
             "connections": args.open_connections,
             "seconds": args.seconds,
-            "warmup_excluded_s": args.open_warmup,
+            "warmup_excluded_s": f"the first pass over the fresh tokens (tokens / rate) + 1 s, at least "
+            f"{args.open_warmup}; the phase is that much longer; percentiles from {args.open_warmup} s on (the "
+            "cold first pass, every request verifying a new token) under with_first_pass",
+            "generator_tick_s": TICK,
             "latency_from": "scheduled send time (no coordinated omission)",
         },
         "warmup_s": args.warmup,
