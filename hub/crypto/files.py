@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes
 
 from hub.crypto import keys, ring
 from hub.crypto.fields import Keyring, Kind
-from hub.crypto.rotation import HUB, EncryptedColumn, register, register_data_step
+from hub.crypto.rotation import HUB, EncryptedColumn, register, register_data_step, seal_in_batches
 from hub.crypto.sm import SealBroken
 from hub.errors import InternalError
 
@@ -132,22 +132,10 @@ def opened(
 
 def _step(conn: Conn, keyring: Keyring, batch: int, column: EncryptedColumn) -> int:
     plain = PLAINTEXT[column]
-    batch = min(batch, MAX_BATCH)
-    done = 0
-    while True:
-        rows = conn.execute(
-            f"select id, {plain} from {column.table} where {plain} is not null order by id limit %s "
-            "for update skip locked",
-            (batch,),
-        ).fetchall()
-        if not rows:
-            conn.commit()
-            return done
-        params = [(keyring.seal_bytes(bytes(data), column.context((row_id,))), row_id) for row_id, data in rows]
-        with conn.cursor() as cur:
-            cur.executemany(f"update {column.table} set {column.column} = %s, {plain} = null where id = %s", params)
-        conn.commit()
-        done += len(rows)
+    return seal_in_batches(
+        conn, column.table, "id", plain, f"{column.column} = %s, {plain} = null", min(batch, MAX_BATCH),
+        lambda row_id, data: (keyring.seal_bytes(bytes(data), column.context((row_id,))),),
+    )  # fmt: skip
 
 
 def seal_leftovers(conn: Conn, keyring: Keyring, batch: int = MAX_BATCH) -> int:

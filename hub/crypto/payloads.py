@@ -36,7 +36,7 @@ from psycopg.types.json import Jsonb
 
 from hub.crypto import keys, ring
 from hub.crypto.fields import Keyring, Kind
-from hub.crypto.rotation import HUB, EncryptedColumn, register, register_data_step
+from hub.crypto.rotation import HUB, EncryptedColumn, register, register_data_step, seal_in_batches
 from hub.crypto.sm import SealBroken
 
 Conn = psycopg.Connection[Any]
@@ -202,26 +202,13 @@ def open_binding(conn: Conn, ticket: str, envelope: Any, plain: Any = None) -> s
 def _step(
     conn: Conn, keyring: Keyring, batch: int, column: EncryptedColumn, extra: Callable[[Document], tuple[Any, ...]]
 ) -> int:
-    table, key = column.table, column.key_columns[0]
     sets = "payload_enc = %s, payload = null" + (", summary = %s" if column is DECLARATION else "")
-    done = 0
-    while True:
-        rows = conn.execute(
-            f"select {key}, payload from {table} where payload is not null order by {key} limit %s "
-            "for update skip locked",
-            (batch,),
-        ).fetchall()
-        if not rows:
-            conn.commit()
-            return done
-        params = []
-        for row_key, payload in rows:
-            document = payload if isinstance(payload, dict) else json.loads(payload)
-            params.append((seal(keyring, column, row_key, document), *extra(document), row_key))
-        with conn.cursor() as cur:
-            cur.executemany(f"update {table} set {sets} where {key} = %s", params)
-        conn.commit()
-        done += len(rows)
+
+    def sealed(row_key: Any, payload: Any) -> tuple[Any, ...]:
+        document = payload if isinstance(payload, dict) else json.loads(payload)
+        return (seal(keyring, column, row_key, document), *extra(document))
+
+    return seal_in_batches(conn, column.table, column.key_columns[0], "payload", sets, batch, sealed)
 
 
 def seal_leftovers(conn: Conn, keyring: Keyring, batch: int = 1000) -> int:
@@ -232,22 +219,10 @@ def seal_leftovers(conn: Conn, keyring: Keyring, batch: int = 1000) -> int:
     done = _step(conn, keyring, batch, DECLARATION, lambda d: (Jsonb(summary(d)),))
     done += _step(conn, keyring, batch, COMMAND, lambda d: ())
     done += _step(conn, keyring, batch, PERSON_REQUEST, lambda d: ())
-    while True:
-        rows = conn.execute(
-            "select ticket, binding from hub.verification_code where binding is not null order by ticket limit %s "
-            "for update skip locked",
-            (batch,),
-        ).fetchall()
-        if not rows:
-            conn.commit()
-            return done
-        params = [(keyring.seal(Kind.DOCUMENT, str(b), BINDING.context((t,))), t) for t, b in rows]
-        with conn.cursor() as cur:
-            cur.executemany(
-                "update hub.verification_code set binding_enc = %s, binding = null where ticket = %s", params
-            )
-        conn.commit()
-        done += len(rows)
+    return done + seal_in_batches(
+        conn, "hub.verification_code", "ticket", "binding", "binding_enc = %s, binding = null", batch,
+        lambda ticket, binding: (keyring.seal(Kind.DOCUMENT, str(binding), BINDING.context((ticket,))),),
+    )  # fmt: skip
 
 
 register_data_step(HUB, seal_leftovers)

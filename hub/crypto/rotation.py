@@ -75,6 +75,36 @@ def register_data_step(store: str, step: DataStep) -> DataStep:
     return step
 
 
+def seal_in_batches(
+    conn: psycopg.Connection[Any],
+    table: str,
+    key: str,
+    plain: str,
+    sets: str,
+    batch: int,
+    sealed: Callable[[Any, Any], tuple[Any, ...]],
+) -> int:
+    """The loop of a data step: rows of ``table`` whose ``plain`` column still holds a value, ``batch`` at a
+    time (``for update skip locked``, one commit each), updated with ``set {sets} where {key} = %s`` from the
+    parameters ``sealed(key value, plain value)`` returns (the row's key appended); returns the rows done."""
+    done = 0
+    while True:
+        rows = conn.execute(
+            f"select {key}, {plain} from {table} where {plain} is not null order by {key} limit %s "
+            "for update skip locked",
+            (batch,),
+        ).fetchall()
+        if not rows:
+            conn.commit()
+            return done
+        with conn.cursor() as cur:
+            cur.executemany(
+                f"update {table} set {sets} where {key} = %s", [(*sealed(k, value), k) for k, value in rows]
+            )
+        conn.commit()
+        done += len(rows)
+
+
 def _active_header(keyring: Keyring) -> bytes:
     return bytes([VERSION]) + keyring.active_id.to_bytes(4, "big")
 
