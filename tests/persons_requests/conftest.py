@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 import redis
+from fastapi.testclient import TestClient
 
 from hub import pg
 from hub.declarations.config import DeclarationSettings
@@ -22,7 +23,8 @@ from hub.persons.requests_outbox import PersonOutbox
 from tests.declarations import kit
 from tests.declarations.conftest import World, world
 from tests.identity.idkit import config, last_code
-from tests.portal.kit import Person, person_account
+from tests.identity.oauthkit import make_app
+from tests.portal.kit import Person, log_in, person_account
 
 __all__ = ["world"]
 
@@ -102,3 +104,12 @@ def env(world: World, core_api: kit.CoreApi) -> Iterator[Env]:
     finally:
         outbox.close()
         r.close()
+
+
+@pytest.fixture
+def client(env: Env) -> Iterator[TestClient]:
+    """The gateway app with ``env.me`` logged in to the portal."""
+    app, _ = make_app(env.world.dbs)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        log_in(c, env.world.dbs, env.me)  # type: ignore[arg-type]
+        yield c

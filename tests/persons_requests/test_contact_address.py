@@ -26,9 +26,9 @@ from sync.projections import Change, Upsert, project
 from sync.verify import verify
 from tests.api.conftest import Api, Province, make_api
 from tests.channels.people import bearer, device, holder, kiosk_session
-from tests.identity.oauthkit import hidden, make_app
+from tests.identity.oauthkit import hidden
 from tests.persons_requests.conftest import Env, new_phone
-from tests.portal.kit import PERSON_PW, log_in
+from tests.portal.kit import PERSON_PW
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 # 𠮷 (U+20BB7) lies outside the Basic Multilingual Plane: one character, four bytes in UTF-8.
@@ -239,14 +239,6 @@ def test_app_and_kiosk_show_the_address_as_their_channel_masks_it(env: Env, api:
     h = bearer(api, kiosk, **{"X-Kiosk-Session": kiosk_session(api, kiosk, holder(api, province, 11))})
     shown = api.client.get("/kiosk/v1/me", headers=h).json()["data"]
     assert (shown["address"], shown["postal_code"]) == ("山东省济南市***", "25****")
-
-
-@pytest.fixture
-def client(env: Env) -> Iterator[TestClient]:
-    app, _ = make_app(env.world.dbs)
-    with TestClient(app, raise_server_exceptions=False) as c:
-        log_in(c, env.world.dbs, env.me)  # type: ignore[arg-type]
-        yield c
 
 
 def test_portal_contact_page_takes_the_address_and_the_home_page_shows_it(env: Env, client: TestClient) -> None:

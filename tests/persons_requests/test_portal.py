@@ -3,22 +3,11 @@ and 办理进度, through the core's command API and back through the query stor
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
 
-from tests.identity.oauthkit import hidden, make_app
+from tests.identity.oauthkit import hidden
 from tests.persons_requests.conftest import Env, new_phone
-from tests.portal.kit import PERSON_PW, log_in
-
-
-@pytest.fixture
-def client(env: Env) -> Iterator[TestClient]:
-    app, _ = make_app(env.world.dbs)
-    with TestClient(app, raise_server_exceptions=False) as c:
-        log_in(c, env.world.dbs, env.me)  # type: ignore[arg-type]
-        yield c
+from tests.portal.kit import PERSON_PW
 
 
 def test_contact_change_pages(env: Env, client: TestClient) -> None:
