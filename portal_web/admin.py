@@ -504,7 +504,7 @@ def router(authenticate: Authenticate, anchor_key_of: AnchorKeyOf) -> APIRouter:
         try:
             unit = await hub_work(
                 request, work, commit=True, subject=subject, action=unit_admins.LOOKUP,
-                target=("unit", "".join(code.split()).upper()[:18] or "*"),
+                target=("unit", unit_admins.compact_code(code)[:18] or "*"),
             )  # fmt: skip
         except unit_admins.InvalidUnitCode as exc:
             return await show_unit_admins(request, subject, code=code, errors={"code": exc.detail}, status=422)

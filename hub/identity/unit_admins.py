@@ -71,10 +71,15 @@ def require_system_admin(actor: Subject) -> None:
         raise Refused(ROLE_REQUIRED)
 
 
+def compact_code(value: str) -> str:
+    """A typed unit code without spaces, upper case (what is looked up, and what the audit record names)."""
+    return "".join(value.split()).upper()
+
+
 def parse_unit_code(value: str) -> str:
     """The compact code: 18 characters are a 统一社会信用代码 (checked, GB 32100 and GB 11714), 1 to 17 digits
     a 单位编号. Raises InvalidUnitCode with the reason in Chinese."""
-    code = "".join(value.split()).upper()
+    code = compact_code(value)
     if not code:
         raise InvalidUnitCode("请输入统一社会信用代码或单位编号")
     if len(code) == 18:
