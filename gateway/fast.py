@@ -56,7 +56,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.graphql import OperationType
 
 from gateway.api.auth import authenticate_and_limit, bearer_and_limit
-from gateway.api.deps import caller_of
+from gateway.api.deps import caller_of, purpose_from
 from gateway.graphql.compiled import Odd, Plan, Plans
 from gateway.graphql.context import Context
 from gateway.graphql.documents import Documents
@@ -176,8 +176,8 @@ async def _caller(request: Request, route_class: str, seen: _Seen) -> Caller:
     subject = await bearer_and_limit(state, seen.authorization[7:].decode("latin-1"), ip, route_class)
     if subject is None:
         return caller_of(request, await authenticate_and_limit(request, route_class))
-    purpose = seen.purpose.decode("latin-1")[:64] if seen.purpose is not None else "query"
-    return Caller(subject, request_id_of(request), ip, purpose or "query")
+    purpose = purpose_from(seen.purpose.decode("latin-1") if seen.purpose is not None else None)
+    return Caller(subject, request_id_of(request), ip, purpose)
 
 
 async def _body(receive: Receive) -> bytes:

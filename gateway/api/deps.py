@@ -25,9 +25,14 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+def purpose_from(header: str | None) -> str:
+    """The audit record's purpose from the first ``X-Purpose`` header (None: absent): at most 64 characters,
+    ``query`` when absent or empty."""
+    return (header if header is not None else "query")[:64] or "query"
+
+
 def caller_of(request: Request, subject: Subject) -> Caller:
-    purpose = request.headers.get("x-purpose", "query")[:64] or "query"
-    return Caller(subject, request_id_of(request), client_ip(request), purpose)
+    return Caller(subject, request_id_of(request), client_ip(request), purpose_from(request.headers.get("x-purpose")))
 
 
 async def limit(request: Request, subject: Subject, route_class: str) -> None:
