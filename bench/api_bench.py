@@ -72,6 +72,7 @@ GATEWAY_ENV = {
     "HUB_SMS__SMPP__PASSWORD": "bench-smpp-" + "p" * 16,
     # The app client carries every person's reads of a province: its per-client limit is sized for the
     # province's peak, above what one core can serve, so the per-subject and per-IP limits are what bind.
+    "HUB_WEB__FORWARDED_ALLOW_IPS": "127.0.0.1",  # the load generator plays the load balancer
     "HUB_RATE_LIMITS": '{"read": {"client": [100000, 200000]}, "graphql": {"client": [100000, 200000]}}',
 }
 # Targets of the issue: throughput relative to PostGraphile, and p99 at half of each server's maximum.
@@ -749,10 +750,15 @@ class Server:
             self.log_file.close()
 
 
-def uvicorn_argv(app: str, port: int, *, factory: bool = False) -> list[str]:
+def uvicorn_argv(app: str, port: int, *, factory: bool = False, gateway: bool = False) -> list[str]:
+    """uvicorn as ``hub serve`` runs it for the gateway (``gateway.server``: its protocol, the proxy rule
+    applied by the app from HUB_WEB__FORWARDED_ALLOW_IPS), stock uvicorn for the bare baseline."""
     argv = [PYTHON, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
-    argv += ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
-    argv += ["--proxy-headers", "--forwarded-allow-ips", "127.0.0.1"]
+    argv += ["--loop", "uvloop", "--no-access-log", "--log-level", "warning"]
+    if gateway:
+        argv += ["--http", "gateway.server:GatewayProtocol", "--no-proxy-headers"]
+    else:
+        argv += ["--http", "httptools", "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1"]
     return argv + (["--factory"] if factory else [])
 
 
@@ -1031,13 +1037,15 @@ def run_gateway(
     settings_path = tmp / "gateway-settings.json"
     gw = Server(
         "gateway",
-        uvicorn_argv("bench.api_bench:gateway_app", port, factory=True),
+        uvicorn_argv("bench.api_bench:gateway_app", port, factory=True, gateway=True),
         gateway_env(dbs, settings_path),
         port,
         tmp / "gateway.log",
         b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
         notes={
             **UVICORN_NOTES,
+            "http": "gateway.server:GatewayProtocol (uvicorn's httptools protocol, fast reads before the ASGI call)",
+            "proxy_headers": "X-Forwarded-For trusted from 127.0.0.1 by the gateway (HUB_WEB__FORWARDED_ALLOW_IPS)",
             "env": {k: v for k, v in GATEWAY_ENV.items() if "KEY" not in k and "PASSWORD" not in k},
         },
     )
@@ -1088,7 +1096,7 @@ def profile_gateway(dbs: Dbs, args: argparse.Namespace, persons: list[int], keys
         report = tmp / f"profile-{mode}.json"
         srv = Server(
             f"gateway-profile-{mode}",
-            uvicorn_argv("bench.api_bench:gateway_app", port, factory=True),
+            uvicorn_argv("bench.api_bench:gateway_app", port, factory=True, gateway=True),
             {**gateway_env(dbs, None), "BENCH_PROFILE_OUT": str(report), "BENCH_PROFILE_DELAY": str(args.warmup + 1)},
             port,
             tmp / f"gateway-profile-{mode}.log",

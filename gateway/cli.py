@@ -266,13 +266,12 @@ def sync_verify(
 @app.command("serve")
 def serve() -> None:
     """Serve the web process (gateway) on the configured host and port."""
-    import uvicorn
-
+    from gateway import server
     from gateway.app import create_app
 
     settings, ep = _endpoints()
     try:
-        uvicorn.run(
+        server.run(
             create_app(settings, ep),
             host=settings.http_host,
             port=settings.http_port,
@@ -289,10 +288,9 @@ def demo(
     persons: Annotated[int, typer.Option(help="size of the demo province")] = DEMO_PERSONS,
 ) -> None:
     """Set up everything (embedded PostgreSQL and Redis unless configured), seed, sync and serve."""
-    import uvicorn
-
     from core import db as core_db
     from core import seed as core_seed_mod
+    from gateway import server
     from gateway.app import create_app
     from hub import migrations, pg
     from sync import apply
@@ -345,7 +343,7 @@ def demo(
         # hub push run / hub audit run).
         workers = _demo_workers(settings, ep, sms_stop)
         try:
-            uvicorn.run(
+            server.run(
                 create_app(settings, ep),
                 host=settings.http_host,
                 port=settings.http_port,

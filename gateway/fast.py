@@ -8,7 +8,7 @@ same functions the FastAPI route and its dependencies call, in the same order:
 1. the request id (``hub.http.request_id``; the ``X-Request-ID`` header of every answer),
 2. the caller and the rate limit with the revocation check in one Redis call
    (``gateway.api.auth.authenticate_and_limit``; the client address is the ASGI ``client``, which
-   uvicorn's proxy-header handling has already set from ``X-Forwarded-For`` where trusted),
+   ``GatewayApp.match_fast`` has set from ``X-Forwarded-For`` where the peer is trusted),
 3. read-your-writes and the snapshot (``hub.access.consistency.open_read``; for the overview the service's
    one statement is the snapshot, ``hub.access.consistency.PendingRead``),
 4. the service function (access rule, query, masking per channel, the audit record, durable before
@@ -35,7 +35,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, TypeVar
 
 import orjson
 import strawberry
@@ -55,7 +55,7 @@ from strawberry.schema.base import BaseSchema
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from gateway.api.auth import authenticate_and_limit, bearer_and_limit
+from gateway.api.auth import authenticate_and_limit, bearer_and_begin
 from gateway.api.deps import caller_of, purpose_from
 from gateway.graphql.compiled import Odd, Plan, Plans
 from gateway.graphql.context import Context
@@ -67,12 +67,14 @@ from hub.access.cache import CachedReadContext
 from hub.access.context import Caller
 from hub.config.web import WebSettings
 from hub.errors import HubError, NotFound
+from hub.http.forwarded import TrustedProxies
 from hub.http.limits import deadline_passed, limit_response
 from hub.http.problem import error_response, http_error_response, unexpected_error_response
 from hub.http.request_id import current_request_id, request_id_from, request_id_of, with_request_id
 from hub.persons import service as persons
 from hub.persons.schemas import PersonOverviewRead
 
+T = TypeVar("T")
 PERSONS_PREFIX = "/api/v1/persons/"
 GRAPHQL_PATH = "/graphql"
 MAX_PERSON_ID = 2**62  # gateway/api/persons.py: PersonId (le)
@@ -103,6 +105,8 @@ PERSON_READS: dict[str, PersonRead] = {
 }
 
 JSON_HEADER = (b"content-type", b"application/json")
+# Writes a 200 answer's headers and body in one piece (``gateway.server``).
+Respond = Callable[[list[tuple[bytes, bytes]], bytes], Awaitable[None]]
 POST_OPERATIONS = OperationType.from_http("POST")
 
 
@@ -170,14 +174,24 @@ def _scan(headers: Sequence[tuple[bytes, bytes]], max_length: int) -> _Seen | No
 
 async def _caller(request: Request, route_class: str, seen: _Seen) -> Caller:
     """``authenticate_and_limit`` then ``caller_of``, from the headers ``_scan`` read (no second parse)."""
+    caller, admission = await _caller_begun(request, route_class, seen)
+    if admission is not None:
+        await admission
+    return caller
+
+
+async def _caller_begun(request: Request, route_class: str, seen: _Seen) -> tuple[Caller, Awaitable[None] | None]:
+    """``_caller`` with the rate limiter's answer still to await (``bearer_and_begin``), or None for it where
+    it was awaited already (the token took ``authenticate_and_limit``'s other path)."""
     client = request.scope.get("client")
     ip = client[0] if client else None
     state = request.app.state
-    subject = await bearer_and_limit(state, seen.authorization[7:].decode("latin-1"), ip, route_class)
-    if subject is None:
-        return caller_of(request, await authenticate_and_limit(request, route_class))
+    begun = await bearer_and_begin(state, seen.authorization[7:].decode("latin-1"), ip, route_class)
+    if begun is None:
+        return caller_of(request, await authenticate_and_limit(request, route_class)), None
+    subject, admission = begun
     purpose = purpose_from(seen.purpose.decode("latin-1") if seen.purpose is not None else None)
-    return Caller(subject, request_id_of(request), ip, purpose)
+    return Caller(subject, request_id_of(request), ip, purpose), admission
 
 
 async def _body(receive: Receive) -> bytes:
@@ -192,6 +206,21 @@ async def _body(receive: Receive) -> bytes:
                 return b"".join(chunks)
         elif message["type"] == "http.disconnect":
             raise ClientDisconnect()
+
+
+async def _admitted_after(pending: consistency.PendingRead, work: Awaitable[T]) -> T:
+    """``work`` (a service call over ``pending``), then ``pending``'s admission if its read did not take it:
+    a refusal is the answer, also when ``work`` failed."""
+    try:
+        result = await work
+    except asyncio.CancelledError:
+        consistency.discard(pending.admission)
+        raise
+    except Exception:
+        await consistency.admitted(pending)
+        raise
+    await consistency.admitted(pending)
+    return result
 
 
 def _digits(value: bytes, limit: int) -> int | None:
@@ -264,8 +293,12 @@ class FastReads:
         return Work(work, seen)
 
     # serving ----------------------------------------------------------------------------------
-    async def serve(self, app: FastAPI, work: Work, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer as the middleware stack, the route's dependencies and the app's error handlers would."""
+    async def serve(
+        self, app: FastAPI, work: Work, scope: Scope, receive: Receive, send: Send, respond: Respond | None = None
+    ) -> None:
+        """Answer as the middleware stack, the route's dependencies and the app's error handlers would.
+
+        ``respond`` (``gateway.server``) writes a 200 answer in one piece; without it, two ASGI messages."""
         rid = request_id_from(work.seen.request_id)
         state = scope.get("state")
         if state is None:
@@ -296,17 +329,15 @@ class FastReads:
             else:
                 if isinstance(result, bytes):
                     self.served += 1
-                    await send(
-                        {
-                            "type": "http.response.start",
-                            "status": 200,
-                            "headers": [
-                                (b"content-length", str(len(result)).encode()),
-                                JSON_HEADER,
-                                (b"x-request-id", rid.encode()),
-                            ],
-                        }
-                    )
+                    headers = [
+                        (b"content-length", str(len(result)).encode()),
+                        JSON_HEADER,
+                        (b"x-request-id", rid.encode()),
+                    ]
+                    if respond is not None:
+                        await respond(headers, result)
+                        return
+                    await send({"type": "http.response.start", "status": 200, "headers": headers})
                     await send({"type": "http.response.body", "body": result})
                     return
                 response = result
@@ -328,12 +359,13 @@ class FastReads:
         self, request: Request, read: PersonRead, person_id: int, token: int | None, seen: _Seen
     ) -> bytes:
         # gateway/api/deps.py: reader("read"), then the route of gateway/api/persons.py.
-        caller = await _caller(request, "read", seen)
         state = request.app.state
         function = read.function
         if read.one_statement:
             # No snapshot opened here: the service's one statement is the snapshot (same server choice,
-            # read-your-writes wait and 503 as open_read).
+            # read-your-writes wait and 503 as open_read). It runs while the rate limiter decides; nothing
+            # is looked at, recorded or answered before the caller is admitted (PendingRead.admission).
+            caller, admission = await _caller_begun(request, "read", seen)
             pending = consistency.PendingRead(
                 state.pools,
                 caller,
@@ -342,9 +374,11 @@ class FastReads:
                 state.consistency_timeout,
                 getattr(state, "read_cache", None),
                 batcher=self.batcher,
+                admission=admission,
             )
-            result = await getattr(persons, function)(pending, person_id)
+            result = await _admitted_after(pending, getattr(persons, function)(pending, person_id))
             return bytes(result.__pydantic_serializer__.to_json(result, by_alias=True))
+        caller = await _caller(request, "read", seen)
         async with consistency.open_read(state.pools, token, timeout=state.consistency_timeout) as (conn, snap):
             ctx = CachedReadContext(
                 conn,
@@ -367,27 +401,32 @@ class FastReads:
             data = None
         if not _plain_graphql_request(data):
             raise _FallThrough(body)
-        # gateway/graphql/context.py: get_context over reader("graphql"), then strawberry's view.
-        caller = await _caller(request, "graphql", seen)
+        # gateway/graphql/context.py: get_context over reader("graphql"), then strawberry's view. The overview
+        # statement of a planned or overview-only document runs while the rate limiter decides (as REST).
+        caller, admission = await _caller_begun(request, "graphql", seen)
         state = request.app.state
         cache = getattr(state, "read_cache", None)
+        tracked = TrackedRead(
+            state.pools,
+            caller,
+            state.audit,
+            token,
+            state.consistency_timeout,
+            cache,
+            batcher=self.batcher,
+            admission=admission,
+        )
         query: str = data["query"]
         plan = self.plans.get(query) if self.plans is not None else None
         if plan is not None and data.get("operationName") in (None, plan.operation_name):
             pid = _person_id(plan.raw_id(data.get("variables")))
             if pid is not None:
-                tracked = TrackedRead(
-                    state.pools, caller, state.audit, token, state.consistency_timeout, cache, batcher=self.batcher
-                )
-                return await self._run_plan(request, data, plan, tracked, pid)
+                return await _admitted_after(tracked, self._run_plan(request, data, plan, tracked, pid))
             # An id strawberry refuses or answers as missing without reading: the ordinary path below.
         elif self._overview_only(query):
             # The document reads one DataLoader batch of overviews and nothing else: that batch's one
             # statement is the snapshot (hub.access.consistency.PendingRead), no transaction is opened.
-            tracked = TrackedRead(
-                state.pools, caller, state.audit, token, state.consistency_timeout, cache, batcher=self.batcher
-            )
-            out = await self._execute(request, data, OverviewOnlyContext(tracked))
+            out = await _admitted_after(tracked, self._execute(request, data, OverviewOnlyContext(tracked)))
             if tracked.refusal is not None:
                 # The snapshot itself failed (read-your-writes 503, store down): FastAPI's context dependency
                 # fails the same way, before strawberry runs, and the app's handlers answer.
@@ -397,6 +436,7 @@ class FastReads:
             # Nothing was read (a validation or variable error, an id answered as missing): FastAPI would
             # have opened the snapshot first, and its failures would answer instead. Executing such a
             # document has no effect (no read, no audit), so it is answered once more as FastAPI answers it.
+        await consistency.admitted(tracked)
         async with consistency.open_read(state.pools, token, timeout=state.consistency_timeout) as (conn, snap):
             read = CachedReadContext(conn, caller, state.audit, snap.as_of, event_id=snap.event_id, cache=cache)
             return await self._execute(request, data, Context(read))
@@ -590,21 +630,41 @@ def _plain_graphql_request(data: Any) -> bool:
 
 
 class GatewayApp(FastAPI):
-    """The gateway's FastAPI app with the fast path in front of its middleware stack."""
+    """The gateway's FastAPI app with the client address behind trusted proxies (``hub.http.forwarded``)
+    and the fast path in front of its middleware stack."""
 
     fast_reads: FastReads | None = None
+    forwarded: TrustedProxies = TrustedProxies(WebSettings().forwarded_allow_ips)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        fast = self.fast_reads
-        if fast is not None and scope["type"] == "http":
-            work = fast.match(scope)
-            if work is not None:
-                try:
-                    await fast.serve(self, work, scope, receive, send)
-                    return
-                except _FallThrough as fall:
-                    receive = _replay(fall.body, receive)
+        if scope["type"] == "lifespan":
+            await super().__call__(scope, receive, send)
+            return
+        work = self.match_fast(scope)
+        if work is not None:
+            await self.serve_fast(work, scope, receive, send)
+            return
         await super().__call__(scope, receive, send)
+
+    def match_fast(self, scope: Scope) -> Work | None:
+        """Set the client address and scheme from trusted proxies' headers, then the fast path's work for
+        the request, if it serves it. Applying the proxy rule twice (``gateway.server`` then here, for a
+        request the fast path turns down) changes nothing the first time did not."""
+        self.forwarded.apply(scope)
+        fast = self.fast_reads
+        return fast.match(scope) if fast is not None and scope["type"] == "http" else None
+
+    async def serve_fast(
+        self, work: Work, scope: Scope, receive: Receive, send: Send, respond: Respond | None = None
+    ) -> None:
+        """Answer ``work`` on the fast path; a GraphQL request it turns down after reading the body goes to
+        FastAPI with that body replayed."""
+        fast = self.fast_reads
+        assert fast is not None
+        try:
+            await fast.serve(self, work, scope, receive, send, respond)
+        except _FallThrough as fall:
+            await super().__call__(scope, _replay(fall.body, receive), send)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -623,7 +683,8 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 def mount(app: GatewayApp, *, enabled: bool, web: WebSettings, graphql: BaseSchema | None, batch: bool = True) -> None:
     """Put the fast path in front of ``app`` (``enabled`` is ``HUB_FAST_READS``, ``batch`` ``HUB_BATCH_READS``;
-    ``web`` the request limits)."""
+    ``web`` the request limits and the trusted proxies)."""
+    app.forwarded = TrustedProxies(web.forwarded_allow_ips)
     app.fast_reads = (
         FastReads(timeout=web.request_timeout_seconds, max_body=web.max_body_bytes, graphql=graphql, batch=batch)
         if enabled

@@ -8,6 +8,7 @@ area, or a test that must not touch the identity tables); delete it once nothing
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -72,11 +73,24 @@ async def bearer_and_limit(app_state: Any, token: str, ip: str | None, route_cla
     """``authenticate_and_limit`` for a request whose first Authorization header is ``Bearer <token>`` (the
     gateway's fast path read the headers once already), or None where that function would take another
     path (a signing-keys override without the identity area): the caller then calls it."""
+    begun = await bearer_and_begin(app_state, token, ip, route_class)
+    if begun is None:
+        return None
+    subject, admission = begun
+    await admission
+    return subject
+
+
+async def bearer_and_begin(
+    app_state: Any, token: str, ip: str | None, route_class: str
+) -> tuple[Subject, Awaitable[None]] | None:
+    """``bearer_and_limit`` with the rate limiter's answer not awaited yet: the caller (the fast path) may
+    start its read meanwhile, and must await the admission before it decides or answers anything; it
+    raises as ``bearer_and_limit`` does (401 revoked, 429 limited)."""
     if not _identity_verifies(app_state):
         return None
     subject, markers = await verified_bearer(app_state.identity, token)
-    await _admit(app_state, route_class, subject, ip, markers)
-    return subject
+    return subject, _admission(app_state, route_class, subject, ip, markers)
 
 
 def _identity_verifies(app_state: Any) -> bool:
@@ -85,11 +99,22 @@ def _identity_verifies(app_state: Any) -> bool:
 
 
 async def _admit(app_state: Any, route_class: str, subject: Subject, ip: str | None, markers: tuple[str, ...]) -> None:
+    await _admission(app_state, route_class, subject, ip, markers)
+
+
+def _admission(
+    app_state: Any, route_class: str, subject: Subject, ip: str | None, markers: tuple[str, ...]
+) -> Awaitable[None]:
+    """The rate limiter's check of this caller, begun now (its Redis call joins this loop pass's batch)."""
     limiter: RateLimiter = app_state.rate_limiter
+    return _revoked_is_401(
+        limiter.begin(route_class, {"client": subject.client_id, "subject": subject.account_id, "ip": ip}, markers)
+    )
+
+
+async def _revoked_is_401(admission: Awaitable[None]) -> None:
     try:
-        await limiter.check(
-            route_class, {"client": subject.client_id, "subject": subject.account_id, "ip": ip}, markers
-        )
+        await admission
     except Revoked:
         raise unauthenticated() from None
 

@@ -24,7 +24,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -255,6 +255,10 @@ class PendingRead:
     cache: HotCache | None = None
     poll: float = 0.05
     batcher: OnceBatcher | None = None  # shares one statement among the reads of one loop pass
+    # The caller's admission (rate limit, revocation) when it is still being decided: the statement may run
+    # meanwhile, but its rows are not looked at, nothing is decided or recorded, until it succeeds; its
+    # refusal is the answer (also when the read failed). ``once_keyed`` awaits it.
+    admission: Awaitable[None] | None = None
     mask: Masker = field(init=False)
 
     def __post_init__(self) -> None:
@@ -356,24 +360,43 @@ class OnceKeyed:
 
     async def __aenter__(self) -> tuple[CachedReadContext, list[Row]]:
         pending = self._pending
+        admission, pending.admission = pending.admission, None
         try:
-            if pending.batcher is None or pending.token is not None:
-                self._inner = pending.once(*self._build(self._ids))
-                got: tuple[CachedReadContext, list[Row]] = await self._inner.__aenter__()
-            else:
-                future = pending.batcher.coalescer(self._build, self._key).add((pending, self._ids))
+            try:
+                got = await self._read()
+            except asyncio.CancelledError:
+                discard(admission)
+                raise
+            except Exception:
+                if admission is not None:
+                    await admission  # a refusal answers rather than the read's failure
+                raise
+            if admission is not None:
                 try:
-                    conn, snap, rows, self._release = await future
-                except asyncio.CancelledError:
-                    if future.done() and not future.cancelled() and future.exception() is None:
-                        future.result()[3]()  # answered, then cancelled before it resumed: hand it back
+                    await admission
+                except BaseException:
+                    await self.__aexit__(None, None, None)  # the rows go unread; the connection goes back
                     raise
-                got = (pending._context(conn, snap), rows)
         except Exception as exc:
             pending.refused(exc)
             raise
         pending.began()
         return got
+
+    async def _read(self) -> tuple[CachedReadContext, list[Row]]:
+        pending = self._pending
+        if pending.batcher is None or pending.token is not None:
+            self._inner = pending.once(*self._build(self._ids))
+            got: tuple[CachedReadContext, list[Row]] = await self._inner.__aenter__()
+            return got
+        future = pending.batcher.coalescer(self._build, self._key).add((pending, self._ids))
+        try:
+            conn, snap, rows, self._release = await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                future.result()[3]()  # answered, then cancelled before it resumed: hand it back
+            raise
+        return pending._context(conn, snap), rows
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         if self._inner is not None:
@@ -381,6 +404,31 @@ class OnceKeyed:
         if self._release is not None:
             self._release()
         return False
+
+
+def discard(admission: Awaitable[None] | None) -> None:
+    """Let an admission whose request was cancelled finish on its own, its outcome unused."""
+    if admission is not None:
+        task = asyncio.ensure_future(admission)
+        _discarded.add(task)
+        task.add_done_callback(_forget)
+
+
+_discarded: set[asyncio.Future[None]] = set()
+
+
+def _forget(task: asyncio.Future[None]) -> None:
+    _discarded.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: a refusal of a request nobody waits for is not an error
+
+
+async def admitted(pending: PendingRead) -> None:
+    """Await ``pending``'s admission if no read has taken it (a service function that failed or answered
+    before reading): its refusal is then the answer."""
+    admission, pending.admission = pending.admission, None
+    if admission is not None:
+        await admission
 
 
 # A family of queries batchable by id: the query and parameters reading the rows of these ids.

@@ -10,9 +10,10 @@ enforcing the limits on its own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -195,23 +196,30 @@ class RateLimiter:
         call first checks them and raises Revoked. While Redis is unreachable they are not checked: reads
         keep working on the local limiter, and access tokens live only minutes.
         """
+        await self.begin(route_class, identities, revocation_markers)
+
+    def begin(
+        self, route_class: str, identities: Mapping[str, str | None], revocation_markers: Sequence[str] = ()
+    ) -> Awaitable[None]:
+        """``check`` begun now and awaited later: the Redis call joins this loop pass's batch at once, so
+        the caller can start other work (a read whose rows it will not use if refused) meanwhile. The
+        returned awaitable must be awaited; it raises as ``check`` does."""
         keys = self.keys_for(route_class, identities)
         if not keys and not revocation_markers:
-            return
-        wait = await self._check_redis(keys, revocation_markers) if not self.using_fallback else None
-        if wait is None:
-            wait = self.local.check(keys)
+            return _admitted()
+        if self.using_fallback:
+            return self._settle(None, keys)
+        return self._settle(self.batcher.add((keys, revocation_markers)), keys)
+
+    async def _settle(self, asked: asyncio.Future[int | None] | None, keys: list[tuple[str, Limit]]) -> None:
+        """The answer of a begun check: microseconds to wait (0: admitted), -1 revoked, None while Redis is
+        unreachable (the local limiter decides)."""
+        wait_us = await asked if asked is not None else None
+        if wait_us is not None and wait_us < 0:
+            raise Revoked()
+        wait = self.local.check(keys) if wait_us is None else wait_us / 1_000_000
         if wait > 0:
             raise RateLimited(wait)
-
-    async def _check_redis(self, keys: list[tuple[str, Limit]], markers: Sequence[str]) -> float | None:
-        """Seconds to wait (0.0: admitted), or None while Redis is unreachable; Revoked for a revoked token."""
-        wait_us = await self.batcher.add((keys, markers))
-        if wait_us is None:
-            return None
-        if wait_us < 0:
-            raise Revoked()
-        return wait_us / 1_000_000
 
     async def _run_batch(self, batch: Sequence[Pending[Check, int | None]]) -> None:
         """One script call for ``batch``: each future gets the microseconds to wait (0: admitted, -1:
@@ -242,3 +250,7 @@ class RateLimiter:
         for i, item in enumerate(batch):
             allowed, wait = int(out[2 * i]), int(out[2 * i + 1])
             item.future.set_result(-1 if allowed == -1 else 0 if allowed == 1 else max(1, wait))
+
+
+async def _admitted() -> None:
+    """A begun check with nothing to check (no limits, no revocation markers)."""

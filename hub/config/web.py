@@ -18,4 +18,9 @@ class WebSettings(BaseModel):
         30.0, gt=0, description="a request that has not started its answer by then gets 503 with Retry-After"
     )
     limit_concurrency: int = Field(2048, ge=16, description="connections and tasks before uvicorn answers 503")
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1,::1",
+        min_length=1,
+        description="proxies whose X-Forwarded-For/-Proto are believed: addresses, CIDR networks or *",
+    )
     timeout_keep_alive_seconds: int = Field(5, ge=1, description="idle keep-alive connections are closed after")

@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from gateway.server import UVICORN_OPTIONS
 from tests.api.conftest import province
 
 __all__ = ["province"]  # the seeded province of the API tests, for the portal pages
@@ -63,7 +64,10 @@ class LiveServer:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = int(s.getsockname()[1])
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        # As `hub serve` runs it: the gateway's protocol, uvicorn's proxy headers off (gateway/server.py).
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", **UVICORN_OPTIONS)
+        )
         self.thread = threading.Thread(target=self.server.run, name="live-server", daemon=True)
 
     @property
