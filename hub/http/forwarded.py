@@ -39,7 +39,7 @@ class TrustedProxies:
     """The proxies whose forwarding headers are believed (``spec`` as ``HUB_WEB__FORWARDED_ALLOW_IPS``)."""
 
     def __init__(self, spec: str | Sequence[str]) -> None:
-        self.any = spec in ("*", ["*"], ("*",))
+        self.any = spec in ("*", ["*"])  # as uvicorn: "*" among other entries is a literal
         items = [item.strip() for item in spec.split(",")] if isinstance(spec, str) else list(spec)
         self.addresses: set[IPAddress] = set()
         self.networks: list[IPNetwork] = []
@@ -85,7 +85,10 @@ class TrustedProxies:
         return _host_port(hosts[0])
 
     def apply(self, scope: MutableMapping[str, Any]) -> None:
-        """Set ``scope``'s client and scheme from the forwarding headers if its peer is trusted."""
+        """Set ``scope``'s client and scheme from the forwarding headers if its peer is trusted (HTTP and
+        websocket scopes; others are left alone)."""
+        if scope["type"] not in ("http", "websocket"):
+            return
         client = scope.get("client")
         if not self.trusts(client[0] if client else None):
             return
