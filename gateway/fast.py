@@ -65,6 +65,7 @@ from gateway.graphql.types import PersonOverviewType
 from hub.access import consistency
 from hub.access.cache import CachedReadContext
 from hub.access.context import Caller
+from hub.access.ratelimit import Admission
 from hub.config.web import WebSettings
 from hub.errors import HubError, NotFound
 from hub.http.forwarded import TrustedProxies
@@ -180,9 +181,14 @@ async def _caller(request: Request, route_class: str, seen: _Seen) -> Caller:
     return caller
 
 
-async def _caller_begun(request: Request, route_class: str, seen: _Seen) -> tuple[Caller, Awaitable[None] | None]:
-    """``_caller`` with the rate limiter's answer still to await (``bearer_and_begin``), or None for it where
-    it was awaited already (the token took ``authenticate_and_limit``'s other path)."""
+async def _caller_begun(
+    request: Request, route_class: str, seen: _Seen, overlap: bool = True
+) -> tuple[Caller, Admission | None]:
+    """``_caller`` with the rate limiter's answer still to await (``bearer_and_begin``) when ``overlap`` (a
+    short read may run meanwhile); None for it where it was awaited already: the token took
+    ``authenticate_and_limit``'s other path, or the caller was refused lately (``Admission.doubtful``: an
+    over-limit client costs the query store nothing), or ``overlap`` is off (a read with a consistency
+    token may wait long: a refusal must not wait for it)."""
     client = request.scope.get("client")
     ip = client[0] if client else None
     state = request.app.state
@@ -191,7 +197,11 @@ async def _caller_begun(request: Request, route_class: str, seen: _Seen) -> tupl
         return caller_of(request, await authenticate_and_limit(request, route_class)), None
     subject, admission = begun
     purpose = purpose_from(seen.purpose.decode("latin-1") if seen.purpose is not None else None)
-    return Caller(subject, request_id_of(request), ip, purpose), admission
+    caller = Caller(subject, request_id_of(request), ip, purpose)
+    if not overlap or admission.doubtful:
+        await admission
+        return caller, None
+    return caller, admission
 
 
 async def _body(receive: Receive) -> bytes:
@@ -365,7 +375,7 @@ class FastReads:
             # No snapshot opened here: the service's one statement is the snapshot (same server choice,
             # read-your-writes wait and 503 as open_read). It runs while the rate limiter decides; nothing
             # is looked at, recorded or answered before the caller is admitted (PendingRead.admission).
-            caller, admission = await _caller_begun(request, "read", seen)
+            caller, admission = await _caller_begun(request, "read", seen, overlap=token is None)
             pending = consistency.PendingRead(
                 state.pools,
                 caller,
@@ -403,7 +413,7 @@ class FastReads:
             raise _FallThrough(body)
         # gateway/graphql/context.py: get_context over reader("graphql"), then strawberry's view. The overview
         # statement of a planned or overview-only document runs while the rate limiter decides (as REST).
-        caller, admission = await _caller_begun(request, "graphql", seen)
+        caller, admission = await _caller_begun(request, "graphql", seen, overlap=token is None)
         state = request.app.state
         cache = getattr(state, "read_cache", None)
         tracked = TrackedRead(

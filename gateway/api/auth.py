@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from gateway.identity.deps import current_subject, subject_unchecked_revocation, unauthenticated, verified_bearer
-from hub.access.ratelimit import RateLimiter, Revoked
+from hub.access.ratelimit import Admission, RateLimiter, Revoked
 from hub.access.subject import Subject
 from hub.errors import Unauthenticated
 from hub.identity.tokens import InvalidToken, SigningKeys, verify_access_token
@@ -83,7 +83,7 @@ async def bearer_and_limit(app_state: Any, token: str, ip: str | None, route_cla
 
 async def bearer_and_begin(
     app_state: Any, token: str, ip: str | None, route_class: str
-) -> tuple[Subject, Awaitable[None]] | None:
+) -> tuple[Subject, Admission] | None:
     """``bearer_and_limit`` with the rate limiter's answer not awaited yet: the caller (the fast path) may
     start its read meanwhile, and must await the admission before it decides or answers anything; it
     raises as ``bearer_and_limit`` does (401 revoked, 429 limited)."""
@@ -104,12 +104,11 @@ async def _admit(app_state: Any, route_class: str, subject: Subject, ip: str | N
 
 def _admission(
     app_state: Any, route_class: str, subject: Subject, ip: str | None, markers: tuple[str, ...]
-) -> Awaitable[None]:
+) -> Admission:
     """The rate limiter's check of this caller, begun now (its Redis call joins this loop pass's batch)."""
     limiter: RateLimiter = app_state.rate_limiter
-    return _revoked_is_401(
-        limiter.begin(route_class, {"client": subject.client_id, "subject": subject.account_id, "ip": ip}, markers)
-    )
+    begun = limiter.begin(route_class, {"client": subject.client_id, "subject": subject.account_id, "ip": ip}, markers)
+    return begun.then(_revoked_is_401)
 
 
 async def _revoked_is_401(admission: Awaitable[None]) -> None:

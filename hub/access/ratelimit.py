@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -110,6 +111,32 @@ class Limit:
 Check = tuple[list[tuple[str, Limit]], Sequence[str]]
 
 DIMENSIONS = ("client", "subject", "ip")
+# What ``RateLimiter.begin`` remembers refusals by: the subject (not the client, which all of an app's users
+# share, nor the address, which a whole office behind one NAT may share). A revoked token's subject is
+# doubted for a minute.
+MARKED = ("subject",)
+Mark = tuple[str, str, str | None]
+MAX_REFUSED_MARKS = 10_000
+REVOKED_DOUBT_SECONDS = 60.0
+
+
+class Admission:
+    """A begun rate-limit check (``RateLimiter.begin``): awaiting it gives the answer. ``doubtful``: the
+    caller was refused lately, so nothing should be started for it before the answer."""
+
+    __slots__ = ("_answer", "doubtful")
+
+    def __init__(self, answer: Awaitable[None], doubtful: bool = False) -> None:
+        self._answer = answer
+        self.doubtful = doubtful
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._answer.__await__()
+
+    def then(self, wrap: Callable[[Awaitable[None]], Awaitable[None]]) -> Admission:
+        """The same admission, its answer passed through ``wrap`` (e.g. to map an exception)."""
+        return Admission(wrap(self._answer), self.doubtful)
+
 
 DEFAULT_LIMITS: Mapping[str, Mapping[str, Limit]] = MappingProxyType(
     {
@@ -174,6 +201,7 @@ class RateLimiter:
         # The checks made in one pass of the event loop go to Redis as one script call.
         self.batcher: Coalescer[Check, int | None] = Coalescer(self._run_batch)
         self._specs: dict[tuple[Any, ...], str] = {}  # (markers, *limits) -> the numbers of a request's line
+        self._refused: OrderedDict[Mark, float] = OrderedDict()  # subjects refused lately -> until when
 
     @property
     def using_fallback(self) -> bool:
@@ -200,26 +228,49 @@ class RateLimiter:
 
     def begin(
         self, route_class: str, identities: Mapping[str, str | None], revocation_markers: Sequence[str] = ()
-    ) -> Awaitable[None]:
+    ) -> Admission:
         """``check`` begun now and awaited later: the Redis call joins this loop pass's batch at once, so
         the caller can start other work (a read whose rows it will not use if refused) meanwhile. The
-        returned awaitable must be awaited; it raises as ``check`` does."""
+        returned ``Admission`` must be awaited; it raises as ``check`` does. It is ``doubtful`` when this
+        process refused the caller's subject lately (for the wait it was told): such a caller
+        should get its answer before any work is started for it, so a client over its limit costs the
+        stores nothing."""
         keys = self.keys_for(route_class, identities)
         if not keys and not revocation_markers:
-            return _admitted()
-        if self.using_fallback:
-            return self._settle(None, keys)
-        return self._settle(self.batcher.add((keys, revocation_markers)), keys)
+            return Admission(_admitted())
+        marks = [(route_class, dim, identities.get(dim)) for dim in MARKED]
+        doubtful = bool(self._refused) and self._doubtful(marks)
+        asked = None if self.using_fallback else self.batcher.add((keys, revocation_markers))
+        return Admission(self._settle(asked, keys, marks), doubtful)
 
-    async def _settle(self, asked: asyncio.Future[int | None] | None, keys: list[tuple[str, Limit]]) -> None:
+    async def _settle(
+        self, asked: asyncio.Future[int | None] | None, keys: list[tuple[str, Limit]], marks: list[Mark]
+    ) -> None:
         """The answer of a begun check: microseconds to wait (0: admitted), -1 revoked, None while Redis is
         unreachable (the local limiter decides)."""
         wait_us = await asked if asked is not None else None
         if wait_us is not None and wait_us < 0:
+            self._note_refused(marks, REVOKED_DOUBT_SECONDS)
             raise Revoked()
         wait = self.local.check(keys) if wait_us is None else wait_us / 1_000_000
         if wait > 0:
+            self._note_refused(marks, wait)
             raise RateLimited(wait)
+
+    def _doubtful(self, marks: list[Mark]) -> bool:
+        now = time.monotonic()
+        refused = self._refused
+        return any(refused.get(mark, 0.0) > now for mark in marks)
+
+    def _note_refused(self, marks: list[Mark], seconds: float) -> None:
+        until = time.monotonic() + seconds
+        refused = self._refused
+        for mark in marks:
+            if mark[2]:
+                refused[mark] = max(until, refused.get(mark, 0.0))
+                refused.move_to_end(mark)
+        while len(refused) > MAX_REFUSED_MARKS:
+            refused.popitem(last=False)
 
     async def _run_batch(self, batch: Sequence[Pending[Check, int | None]]) -> None:
         """One script call for ``batch``: each future gets the microseconds to wait (0: admitted, -1:
@@ -245,9 +296,12 @@ class RateLimiter:
             log.warning("rate limiter: Redis unreachable (%s); using the local limiter", type(exc).__name__)
             self._redis_down_until = time.monotonic() + self._retry_after
             for item in batch:
-                item.future.set_result(None)
+                if not item.future.done():  # a caller cancelled meanwhile has nobody to tell
+                    item.future.set_result(None)
             return
         for i, item in enumerate(batch):
+            if item.future.done():
+                continue
             allowed, wait = int(out[2 * i]), int(out[2 * i + 1])
             item.future.set_result(-1 if allowed == -1 else 0 if allowed == 1 else max(1, wait))
 
