@@ -26,8 +26,8 @@ function init(args)
     ips[#ips + 1] = ip
   end
   n = #persons
-  -- threads start far apart in the rotation
-  idx = ((thread_no or 0) * 7919) % n
+  -- threads start far apart in the rotation; BENCH_START continues a rotation an earlier run began
+  idx = ((tonumber(os.getenv("BENCH_START") or "0") or 0) + (thread_no or 0) * 7919) % n
 end
 
 function request()
