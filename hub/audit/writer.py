@@ -6,8 +6,13 @@ autocommit (one round trip, no BEGIN or COMMIT: the records travel as one JSON p
 psycopg keeps it prepared) and only after its commit (durable: synchronous_commit is left on) does
 ``record`` return, so a response never leaves before its audit record. One statement is atomic: a batch
 is stored whole or not at all. While one batch commits, new entries queue for the next one, which is
-what lets many concurrent requests share a commit. A failed batch fails its callers (503) and leaves the
-chain head unchanged.
+what lets many concurrent requests share a commit. A failed batch fails its callers (503), and the writer
+no longer trusts the head it holds: the batch may have committed all the same (the connection dropped after
+the statement was sent, a timeout while the commit was acknowledged). Before it links the next batch it reads
+the chain's head back from the hub DB (no row: genesis) and continues from there, so the chain has neither a
+gap nor a reused sequence number; a batch that did commit stays, durable and correctly chained, though its
+callers were answered 503. If that read fails too, the batch fails the same way and the next one reads again.
+Until something fails, the only cost is checking a flag.
 
 Anchors are signed every ``anchor_every`` records, and also by a timer every ``anchor_interval``
 seconds whenever records were added since the last anchor, so an idle process leaves no unsigned tail
@@ -53,6 +58,7 @@ INSERT_BATCH = (
     "target_type text, target_id text, purpose text, result text, ip text, prev_hash bytea, hash bytea)"
 )
 _COLUMNS = (*FIELDS, "prev_hash", "hash")
+HEAD = "select seq, hash from hub.audit_log where chain_id = %s order by seq desc limit 1"
 
 
 def batch_param(records: list[Record]) -> str:
@@ -66,6 +72,14 @@ def batch_param(records: list[Record]) -> str:
     ).decode()
 
 
+async def read_head(conn: AsyncConnection[Any], chain_id: str) -> tuple[int, bytes]:
+    """The stored head of ``chain_id``: (seq, hash) of its newest record, (0, GENESIS) for an empty chain.
+    The newest record always stays in the live log (the archive never moves it)."""
+    cur = await conn.execute(HEAD, (chain_id,))
+    row = await cur.fetchone()
+    return (0, GENESIS) if row is None else (int(row[0]), bytes(row[1]))
+
+
 async def insert_batch(conn: AsyncConnection[Any], records: list[Record]) -> None:
     """Store ``records`` with one statement on ``conn`` (a pooled hub-DB connection, idle), committed when
     it returns. The connection is put in autocommit for the statement: no BEGIN and COMMIT round trips."""
@@ -77,6 +91,12 @@ async def insert_batch(conn: AsyncConnection[Any], records: list[Record]) -> Non
             # Back as the pool handed it out; a broken connection (the pool discards it) keeps the error above.
             with contextlib.suppress(psycopg.Error):
                 await conn.set_autocommit(False)
+
+
+def _fail(batch: list[tuple[Entry, asyncio.Future[None]]]) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(ServiceUnavailable("审计记录暂时无法写入，请稍后再试"))
 
 
 class AuditLog:
@@ -98,6 +118,8 @@ class AuditLog:
         self._anchor_interval = anchor_interval
         self._seq = 0
         self._head = GENESIS
+        # Set when a batch failed: it may have committed anyway, so the head is read back before the next one.
+        self._head_unsure = False
         self._anchored_seq = 0
         self._anchored_at = time.monotonic()
         self._queue: list[tuple[Entry, asyncio.Future[None]]] = []
@@ -120,6 +142,7 @@ class AuditLog:
             await self._register()
         except Exception as exc:  # e.g. the hub DB not migrated yet: reads fail closed until it is
             log.warning("audit chain not registered at startup: %s", type(exc).__name__)
+            self._head_unsure = True  # the first batch registers it (and reads its head) first
         if self._anchor_interval > 0 and self._timer is None:
             self._timer = asyncio.create_task(self._anchor_timer(), name=f"audit-anchor-{self.chain_id}")
 
@@ -141,13 +164,9 @@ class AuditLog:
 
     async def _anchor_table_chain(self, chain_id: str, anchored: int) -> int:
         async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "select seq, hash from hub.audit_log where chain_id = %s order by seq desc limit 1", (chain_id,)
-            )
-            row = await cur.fetchone()
-            if row is None or int(row[0]) <= anchored:
+            seq, head = await read_head(conn, chain_id)
+            if seq <= anchored:
                 return anchored
-            seq, head = int(row[0]), bytes(row[1])
             await conn.execute(
                 "insert into hub.audit_anchor (chain_id, seq, hash, signed_at, key_id, signature) "
                 "values (%s, %s, %s, now(), %s, %s) on conflict do nothing",
@@ -196,6 +215,16 @@ class AuditLog:
     async def _drain(self) -> None:
         while self._queue:
             batch, self._queue = self._queue, []
+            if self._head_unsure:
+                try:
+                    await self._register()  # a chain not registered at startup is registered now
+                    async with self.pool.connection() as conn:
+                        self._seq, self._head = await read_head(conn, self.chain_id)
+                    self._head_unsure = False
+                except Exception as exc:  # not linked to a guessed head: this batch fails, the next reads again
+                    log.error("audit chain head unreadable, batch of %d failed: %s", len(batch), type(exc).__name__)
+                    _fail(batch)
+                    continue
             records: list[Record] = []
             seq, head = self._seq, self._head
             for entry, _ in batch:
@@ -209,9 +238,8 @@ class AuditLog:
                 self._seq, self._head = seq, head
             except Exception as exc:
                 log.error("audit batch of %d failed: %s", len(batch), type(exc).__name__)
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(ServiceUnavailable("审计记录暂时无法写入，请稍后再试"))
+                self._head_unsure = True  # it may have committed all the same
+                _fail(batch)
                 continue
             for _, future in batch:
                 if not future.done():
