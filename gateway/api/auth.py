@@ -69,24 +69,14 @@ async def authenticate_and_limit(request: Request, route_class: str) -> Subject:
     return subject
 
 
-async def bearer_and_limit(app_state: Any, token: str, ip: str | None, route_class: str) -> Subject | None:
-    """``authenticate_and_limit`` for a request whose first Authorization header is ``Bearer <token>`` (the
-    gateway's fast path read the headers once already), or None where that function would take another
-    path (a signing-keys override without the identity area): the caller then calls it."""
-    begun = await bearer_and_begin(app_state, token, ip, route_class)
-    if begun is None:
-        return None
-    subject, admission = begun
-    await admission
-    return subject
-
-
 async def bearer_and_begin(
     app_state: Any, token: str, ip: str | None, route_class: str
 ) -> tuple[Subject, Admission] | None:
-    """``bearer_and_limit`` with the rate limiter's answer not awaited yet: the caller (the fast path) may
-    start its read meanwhile, and must await the admission before it decides or answers anything; it
-    raises as ``bearer_and_limit`` does (401 revoked, 429 limited)."""
+    """``authenticate_and_limit`` for a request whose first Authorization header is ``Bearer <token>`` (the
+    gateway's fast path read the headers once already), with the rate limiter's answer begun but not
+    awaited: the caller may start its read meanwhile, and must await the admission before it decides or
+    answers anything (it raises 401 revoked, 429 limited). None where ``authenticate_and_limit`` would take
+    another path (a signing-keys override without the identity area): the caller then calls it."""
     if not _identity_verifies(app_state):
         return None
     subject, markers = await verified_bearer(app_state.identity, token)
