@@ -58,6 +58,8 @@ class TrustedProxies:
         self._v4_networks: tuple[tuple[int, int], ...] = tuple(
             (int(n.network_address), int(n.netmask)) for n in self.networks if n.version == 4
         )
+        self._peer: str | None = None  # the last peer asked about, and its answer
+        self._peer_trusted = self.trusts(None)
 
     def trusts(self, host: str | None) -> bool:
         """Whether ``host`` (an address as written in a header or the peer's address) is a trusted proxy."""
@@ -90,7 +92,13 @@ class TrustedProxies:
         if scope["type"] not in ("http", "websocket"):
             return
         client = scope.get("client")
-        if not self.trusts(client[0] if client else None):
+        peer = client[0] if client else None
+        if peer == self._peer:  # requests come from a few proxies: the last peer's answer is kept
+            trusted = self._peer_trusted
+        else:
+            trusted = self.trusts(peer)
+            self._peer, self._peer_trusted = peer, trusted
+        if not trusted:
             return
         proto: bytes | None = None
         forwarded: list[bytes] = []

@@ -720,3 +720,25 @@ def test_mapped_spec_never_trusts_the_ipv4_form(address: ipaddress.IPv4Address) 
     assert proxies.trusts(str(address)) is False
     assert proxies.trusts(str(mapped)) is True
     assert proxies.trusts(mapped.exploded) is True
+
+
+def test_one_instance_answers_each_peer_by_its_own_trust() -> None:
+    """``apply`` keeps the last peer's answer: alternating trusted and untrusted peers on one instance must
+    each be answered by their own trust, never the previous peer's."""
+    proxies = TrustedProxies("127.0.0.1,10.0.0.0/8")
+    peers = ["127.0.0.1", "198.51.100.4", "198.51.100.4", "10.2.3.4", "127.0.0.1", "198.51.100.5", None]
+    expected_client = {
+        "127.0.0.1": ("203.0.113.50", 0),
+        "10.2.3.4": ("203.0.113.50", 0),
+        "198.51.100.4": ("198.51.100.4", 1234),
+        "198.51.100.5": ("198.51.100.5", 1234),
+    }
+    for peer in peers:
+        scope: dict[str, Any] = {
+            "type": "http",
+            "client": (peer, 1234) if peer is not None else None,
+            "scheme": "http",
+            "headers": [(b"x-forwarded-for", b"203.0.113.50")],
+        }
+        proxies.apply(scope)
+        assert scope["client"] == (expected_client[peer] if peer is not None else None), peer
