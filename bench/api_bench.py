@@ -1298,13 +1298,22 @@ def summarize(by: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "rest_vs_bare": round(per_cpu["rest"] / per_cpu["bare"], 3),
         },
     }
+    # Latency is counted from each request's scheduled send, so a generator starved on the load core (which
+    # PostgreSQL and Redis share) charges its own lateness to the server: how late it was, beside the p99.
+    summary["open_loop_generator_max_late_ms"] = {
+        mode: r["open_loop"].get("max_send_delay_ms") for mode, r in by.items()
+    }
     summary["targets"] = {
         "rest_1.5x_postgraphile": summary["rest_vs_postgraphile"] >= TARGET_REST_X,
         "graphql_1.0x_postgraphile": summary["graphql_vs_postgraphile"] >= TARGET_GRAPHQL_X,
-        "rest_p99_under_25ms_at_half_max": by["rest"]["open_loop"]["p99_ms"] < TARGET_P99_MS,
-        "graphql_p99_under_25ms_at_half_max": by["graphql"]["open_loop"]["p99_ms"] < TARGET_P99_MS,
+        "rest_p99_under_25ms_at_half_max": _p99_target(by["rest"]["open_loop"]),
+        "graphql_p99_under_25ms_at_half_max": _p99_target(by["graphql"]["open_loop"]),
     }
     return summary
+
+
+def _p99_target(open_loop: dict[str, Any]) -> bool:
+    return bool(open_loop["p99_ms"] < TARGET_P99_MS)
 
 
 def print_table(result: dict[str, Any]) -> None:
@@ -1332,6 +1341,8 @@ def print_table(result: dict[str, Any]) -> None:
     if "summary" in result:
         targets = result["summary"]["targets"]
         print("targets:", ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in targets.items()))
+        late = result["summary"]["open_loop_generator_max_late_ms"]
+        print("open-loop generator, latest send (ms):", ", ".join(f"{k} {v}" for k, v in late.items()))
     m = result["machine"]
     print(f"load average before {m['loadavg_before']}, after {m['loadavg_after']} (machine shared)")
 
