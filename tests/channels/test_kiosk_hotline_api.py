@@ -56,7 +56,8 @@ def test_kiosk_card_session_reads_masked_and_ends(api: Api, holder: Holder, prov
 
     # The session idles out after 60 s: its Redis key lives at most 60 s and each use renews it.
     r = redis.Redis.from_url(province.redis_url)
-    keys = [k for k in r.scan_iter(match="*kiosk:session:*") if 0 < r.ttl(k) <= 60]
+    prefix = api.client.app.state.identity.cfg.settings.redis_prefix  # this app's keys, not another worker's
+    keys = [k for k in r.scan_iter(match=f"{prefix}kiosk:session:*") if 0 < r.ttl(k) <= 60]
     assert keys, "no kiosk session with a 60 s idle timeout in Redis"
 
     # Another kiosk presenting the token gets what an ended session gets.
