@@ -31,6 +31,7 @@ from hub.errors import RateLimited
 from tests import dbkit
 from tests.api.actors import app_person, cast
 from tests.api.conftest import Api, Province, make_api
+from tests.gateway.test_batched_reads import _asgi
 from tests.gateway.test_fast_path import OVERVIEW, _app, _fast, api_redis_url
 
 CLOSED_PORT = "redis://127.0.0.1:1/0"
@@ -63,49 +64,6 @@ def _gql(api: Api, subject: Subject, pid: int, rid: str, **headers: str) -> tupl
 def _with_token(call: tuple[str, str, dict[str, str], bytes], token: str) -> tuple[str, str, dict[str, str], bytes]:
     method, path, headers, body = call
     return method, path, {**headers, "authorization": f"Bearer {token}"}, body
-
-
-async def _asgi(app: Any, call: tuple[str, str, dict[str, str], bytes], events: list[str] | None = None) -> Answer:
-    """One request through the app's ASGI interface; "answer" is appended to ``events`` when it starts."""
-    method, path, headers, body = call
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
-        "client": ("203.0.113.8", 40000),
-        "server": ("testserver", 80),
-        "state": {},
-    }
-    sent = False
-    status, chunks, got = 0, [], {}
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.Event().wait()  # never: the body is read once
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-            got.update(message.get("headers", []))
-            if events is not None:
-                events.append("answer")
-        else:
-            chunks.append(message.get("body", b""))
-
-    await app(scope, receive, send)
-    return status, b"".join(chunks), got
 
 
 def _in_loop(api: Api, fn: Callable[[], Awaitable[Any]]) -> Any:

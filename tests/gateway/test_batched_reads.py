@@ -50,7 +50,8 @@ def _gql(api: Api, subject: Subject, pid: int | str, rid: str) -> Call:
     return ("POST", "/graphql", h, body)
 
 
-async def _asgi(app: Any, call: Call) -> tuple[int, bytes, dict[bytes, bytes]]:
+async def _asgi(app: Any, call: Call, events: list[str] | None = None) -> tuple[int, bytes, dict[bytes, bytes]]:
+    """One request through the app's ASGI interface; "answer" is appended to ``events`` when it starts."""
     method, path, headers, body = call
     scope = {
         "type": "http",
@@ -83,6 +84,8 @@ async def _asgi(app: Any, call: Call) -> tuple[int, bytes, dict[bytes, bytes]]:
         if message["type"] == "http.response.start":
             status = message["status"]
             got.update(message.get("headers", []))
+            if events is not None:
+                events.append("answer")
         else:
             chunks.append(message.get("body", b""))
 

@@ -22,12 +22,12 @@ import pytest
 import uvicorn
 
 from gateway import server as gateway_server
-from gateway.fast import FastReads, GatewayApp
 from gateway.server import UVICORN_OPTIONS, GatewayProtocol
 from hub.access.ratelimit import Limit
 from tests import dbkit
 from tests.api.actors import MISSING_PERSON, app_person, cast
 from tests.api.conftest import Api, Province, make_api
+from tests.gateway.test_fast_path import _app, _fast
 
 OVERVIEW = "query($id: ID!) { person(id: $id) { overview { personId name idNumber phone regionCode } } }"
 IGNORED = (b"date", b"server")  # uvicorn's own headers, absent in-process
@@ -35,18 +35,6 @@ RECV_TIMEOUT = 20.0  # a guard against a hung test, not an assertion on speed
 
 
 # the server ---------------------------------------------------------------------------------------
-def _app(api: Api) -> GatewayApp:
-    app = api.client.app
-    assert isinstance(app, GatewayApp)
-    return app
-
-
-def _fast(api: Api) -> FastReads:
-    fast = _app(api).fast_reads
-    assert fast is not None, "HUB_FAST_READS is on by default"
-    return fast
-
-
 @contextmanager
 def serving(api: Api) -> Iterator[int]:
     """A real uvicorn server for the app of ``api``, with the options of ``hub serve``; yields its port.
