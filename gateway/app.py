@@ -6,7 +6,7 @@ import asyncio
 import gc
 import logging
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,6 +15,8 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 from psycopg_pool import AsyncConnectionPool
 from starlette.routing import BaseRoute
 
@@ -57,6 +59,34 @@ async def seal_hub_leftovers(app: FastAPI) -> None:
         return
     if done:
         log.info("sealed %d plaintext values left in the hub DB", done)
+
+
+class CacheMetrics(Collector):
+    """The per-process memories of the hot path, read when /metrics is scraped: how full each is and how
+    many lookups it answered (``hit``) or passed on (``miss``). A hit ratio that falls while the entries
+    stay at the limit says the limit is below what the process sees (HUB_AUTH__VERIFIED_TOKEN_ENTRIES,
+    HUB_READ_CACHE_ENTRIES)."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+
+    def describe(self) -> list[Any]:
+        return []  # collected at scrape time only (the caches appear with the app's startup)
+
+    def collect(self) -> Iterator[Any]:
+        identity = getattr(self.state, "identity", None)
+        caches = (
+            ("hub_token_cache", "verified access tokens", getattr(identity, "verified", None)),
+            ("hub_read_cache", "subjects with cached hot read models", getattr(self.state, "read_cache", None)),
+        )
+        for name, what, cache in caches:
+            if cache is None:
+                continue
+            yield GaugeMetricFamily(f"{name}_entries", f"{what} held by this process", value=len(cache))
+            lookups = CounterMetricFamily(f"{name}_lookups", f"lookups of {what}", labels=["result"])
+            lookups.add_metric(["hit"], cache.hits)
+            lookups.add_metric(["miss"], cache.misses)
+            yield lookups
 
 
 def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
@@ -188,6 +218,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> FastAPI:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.state.settings = settings
+    registry.register(CacheMetrics(app.state))
     app.state.endpoints = endpoints
     crypto_ring.configure(settings.crypto.kek.get_secret_value())  # unwraps the keys of encrypted columns
     # Areas append ``async def hook(app: FastAPI) -> None`` callables, run once the pools are open.

@@ -51,7 +51,8 @@ class IdentityRuntime:
 
     @classmethod
     def build(cls, settings: Settings, endpoints: Endpoints) -> IdentityRuntime:
-        return cls(settings, endpoints, IdentityConfig.from_settings(settings.auth))
+        verified = VerifiedTokens(settings.auth.verified_token_entries)
+        return cls(settings, endpoints, IdentityConfig.from_settings(settings.auth), verified=verified)
 
     @property
     def issuer(self) -> str:

@@ -28,6 +28,12 @@ class AuthSettings(BaseModel):
     refresh_token_ttl_seconds: int = Field(30 * 24 * 3600, ge=300)
     auth_code_ttl_seconds: int = Field(60, ge=10, le=600)
     signing_keys_kept: int = Field(3, ge=2, description="keys published in the JWKS (newest signs)")
+    verified_token_entries: int = Field(
+        20_000,
+        ge=0,
+        description="access tokens each web process remembers as verified (least recently used go first; 0: "
+        "every request checks the signature); size it above the tokens a process sees within a few minutes",
+    )
 
     # Passwords.
     password_profile: Literal["dengbao3", "asvs"] = "dengbao3"  # noqa: S105

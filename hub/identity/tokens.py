@@ -167,6 +167,7 @@ class VerifiedTokens:
     def __init__(self, max_entries: int = 20_000) -> None:
         self.max_entries = max_entries
         self.hits = 0
+        self.misses = 0  # verified afresh (new, expired, or its key left the set)
         self._entries: OrderedDict[str, tuple[Subject, dict[str, Any], str, str, str]] = OrderedDict()
 
     def __len__(self) -> int:
@@ -185,6 +186,7 @@ class VerifiedTokens:
                 self.hits += 1
                 return subject, claims
             del self._entries[token]
+        self.misses += 1
         subject, claims, kid = _verify(token, keys, issuer=issuer, audience=audience, now=current)
         if self.max_entries > 0:
             self._entries[token] = (subject, claims, kid, issuer, audience)

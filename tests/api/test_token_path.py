@@ -104,3 +104,50 @@ def test_remembered_token_refused_once_its_key_leaves_the_set(api: Api, province
     assert _read(api, api.token(subject), pid) == 401  # the fixture's keys are gone too
     fresh = issue_access_token(subject, rt.signing_keys(), issuer=api.issuer, audience=api.audience)
     assert _read(api, fresh, pid) == 200
+
+
+def _lookups(api: Api, cache: str) -> dict[str, float]:
+    """``<cache>_lookups_total`` by result and ``<cache>_entries`` from /metrics."""
+    found: dict[str, float] = {}
+    for line in api.client.get("/metrics").text.splitlines():
+        if line.startswith(f"{cache}_lookups_total{{"):
+            found[line.split('result="', 1)[1].split('"', 1)[0]] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith(f"{cache}_entries "):
+            found["entries"] = float(line.rsplit(" ", 1)[1])
+    return found
+
+
+def test_metrics_count_the_verified_token_memory(api: Api, province: Province) -> None:
+    subject = _person(province)
+    pid = subject.person_id
+    assert pid is not None
+    token = api.token(subject)
+    before = _lookups(api, "hub_token_cache")
+    assert _read(api, token, pid) == 200  # verified: a miss, then remembered
+    assert _read(api, token, pid) == 200  # a hit
+    assert _read(api, token, pid) == 200  # a hit
+    after = _lookups(api, "hub_token_cache")
+    assert after["miss"] - before["miss"] == 1
+    assert after["hit"] - before["hit"] == 2
+    assert after["entries"] >= 1
+    assert set(_lookups(api, "hub_read_cache")) == {"hit", "miss", "entries"}
+
+
+def test_the_token_memory_is_sized_by_the_settings(province: Province) -> None:
+    from gateway.identity.runtime import IdentityRuntime
+    from hub.runtime import Endpoints
+    from hub.settings import Settings
+
+    urls = (province.core_url, province.hub_url, province.query_url)
+    settings = Settings(
+        core_db_url=urls[0], hub_db_url=urls[1], query_db_url=urls[2], auth={"verified_token_entries": 2}
+    )  # type: ignore[arg-type]
+    rt = IdentityRuntime.build(settings, Endpoints(*urls, province.redis_url))
+    assert rt.verified.max_entries == 2
+    keys = SigningKeys.generate()
+    tokens = [issue_access_token(_person(province), keys, issuer="https://t", audience="hub") for _ in range(3)]
+    for t in tokens:
+        rt.verified.verify(t, keys, issuer="https://t")
+    assert len(rt.verified) == 2  # the least recently used went
+    rt.verified.verify(tokens[0], keys, issuer="https://t")
+    assert rt.verified.misses == 4 and rt.verified.hits == 0
