@@ -691,6 +691,21 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
+# The app's middleware (``app.user_middleware``, by class name) and what the fast path does in its stead: it
+# answers before the middleware stack, so a middleware added to the app does nothing for the hot reads until
+# it is mirrored here. tests/gateway/test_fast_mirror.py fails on a middleware this table does not name.
+MIRRORED_MIDDLEWARE = {
+    "RequestIdMiddleware": "FastReads.serve: the same id (request_id_from, the header scan's X-Request-ID), "
+    "state.request_id and current_request_id set, X-Request-ID on every answer",
+    "RequestLimitsMiddleware": "the response deadline (FastReads.serve: asyncio.timeout, the same 503); the "
+    "body limit while matching (_scan: a declared length over the limit, a chunked body, or any body on a "
+    "person read, goes to FastAPI and so through this middleware)",
+    "UnexpectedErrorMiddleware": "FastReads.serve renders unexpected errors with the same handler "
+    "(unexpected_error_response: masked problem+json with the request id, logged with its class only)",
+    "AppChannelMiddleware": "not applicable: it acts on /app/v1 only, a prefix the fast path never matches",
+}
+
+
 def mount(app: GatewayApp, *, enabled: bool, web: WebSettings, graphql: BaseSchema | None, batch: bool = True) -> None:
     """Put the fast path in front of ``app`` (``enabled`` is ``HUB_FAST_READS``, ``batch`` ``HUB_BATCH_READS``;
     ``web`` the request limits and the trusted proxies)."""
