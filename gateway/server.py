@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import uvicorn
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
@@ -116,7 +117,26 @@ class _Writer:
         cycle.on_response()
 
 
-UVICORN_OPTIONS: dict[str, Any] = {"http": GatewayProtocol, "proxy_headers": False}
+# The uvicorn release (major.minor) whose HttpToolsProtocol and RequestResponseCycle internals GatewayProtocol
+# was checked against (pyproject.toml pins it; tests/gateway/test_server.py holds the behaviour).
+VERIFIED_UVICORN = "0.54"
+
+
+def protocol_for(version: str) -> type[HttpToolsProtocol] | str:
+    """``GatewayProtocol`` on the verified uvicorn release; on another, uvicorn's own httptools protocol with
+    a warning: the fast path then answers from inside the ASGI call (``GatewayApp.__call__``), the same
+    answers at a little more cost, rather than relying on internals that may have changed."""
+    if version.split(".")[:2] == VERIFIED_UVICORN.split("."):
+        return GatewayProtocol
+    logger.warning(
+        "uvicorn %s is not the release the gateway's protocol was checked against (%s): using uvicorn's own",
+        version,
+        VERIFIED_UVICORN,
+    )
+    return "httptools"
+
+
+UVICORN_OPTIONS: dict[str, Any] = {"http": protocol_for(uvicorn.__version__), "proxy_headers": False}
 
 
 def run(app: Any, **kwargs: Any) -> None:

@@ -598,3 +598,18 @@ def test_requests_the_fast_path_does_not_serve_work(
     client = f"{local[0]}:{local[1]}"
     assert (client, "GET", "/healthz", "1.1", 200) in lines
     assert (client, "GET", f"/api/v1/persons/{c.a}/overview", "1.1", 200) in lines
+
+
+def test_the_protocol_is_used_only_on_the_uvicorn_release_it_was_checked_against(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from gateway.server import VERIFIED_UVICORN, protocol_for
+
+    # The pin of pyproject.toml and the release the protocol names agree: the suite runs what production runs.
+    assert ".".join(uvicorn.__version__.split(".")[:2]) == VERIFIED_UVICORN
+    assert protocol_for(VERIFIED_UVICORN + ".0") is GatewayProtocol
+    assert protocol_for(VERIFIED_UVICORN + ".7") is GatewayProtocol
+    major, minor = VERIFIED_UVICORN.split(".")
+    with caplog.at_level("WARNING", logger="uvicorn.error"):
+        assert protocol_for(f"{major}.{int(minor) + 1}.0") == "httptools"
+    assert "not the release" in caplog.text
