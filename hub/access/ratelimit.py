@@ -36,12 +36,17 @@ log = logging.getLogger(__name__)
 # Returns per request {allowed, wait}: {-1, 0} when one of its markers exists (the caller's token is
 # revoked: checked in the same call, saving a second round trip), {0, wait} when a key refuses it (nothing
 # advanced: a refused request costs nothing), {1, 0} when every key admits it (all advanced). Requests are
-# taken in order, each seeing what the ones before it set.
+# taken in order, each seeing what the ones before it set. A key is read once per call and written once at
+# its end (``tat``: its value as the requests so far left it): a key many requests of the batch share (the
+# client's, a busy address's) costs one GET and one SET per call, not per request, and ends as the requests'
+# GETs and SETs one by one would have left it (its last value, its expiry counted from the same ``now``).
 GCRA_LUA = """
 local now_t = redis.call('TIME')
 local now = tonumber(now_t[1]) * 1000000 + tonumber(now_t[2])
 local blob = ARGV[1]
 local out = {}
+local tat = {}
+local advanced = {}
 local pos = 1
 while pos <= #blob do
   local nl = string.find(blob, '\\n', pos, true)
@@ -63,9 +68,14 @@ while pos <= #blob do
     local wait = 0
     local tats = {}
     for j = 1, n do
-      local tat = tonumber(redis.call('GET', keys[markers + j]) or '0')
-      if tat < now then tat = now end
-      local new_tat = tat + spec[2 * j + 1]
+      local key = keys[markers + j]
+      local t = tat[key]
+      if t == nil then
+        t = tonumber(redis.call('GET', key) or '0')
+        tat[key] = t
+      end
+      if t < now then t = now end
+      local new_tat = t + spec[2 * j + 1]
       local over = new_tat - spec[2 * j + 2] - now
       if over > wait then wait = over end
       tats[j] = new_tat
@@ -75,13 +85,21 @@ while pos <= #blob do
       out[#out + 1] = wait
     else
       for j = 1, n do
-        local tat = tats[j]
-        redis.call('SET', keys[markers + j], tat, 'PX', math.ceil((tat - now) / 1000) + 1)
+        local key = keys[markers + j]
+        if not advanced[key] then
+          advanced[key] = true
+          advanced[#advanced + 1] = key
+        end
+        tat[key] = tats[j]
       end
       out[#out + 1] = 1
       out[#out + 1] = 0
     end
   end
+end
+for i = 1, #advanced do
+  local key = advanced[i]
+  redis.call('SET', key, tat[key], 'PX', math.ceil((tat[key] - now) / 1000) + 1)
 end
 return out
 """
