@@ -1054,31 +1054,23 @@ def gateway_server(dbs: Dbs, tmp: Path, settings_path: Path | None) -> Server:
     )
 
 
-def run_bare(
-    dbs: Dbs, persons: list[int], args: argparse.Namespace, tmp: Path, issuer: str, audience: str
+def run_baseline(
+    server: Server,
+    mode: str,
+    persons: list[int],
+    args: argparse.Namespace,
+    tmp: Path,
+    issuer: str,
+    audience: str,
 ) -> dict[str, Any]:
-    bare = bare_server(dbs, persons, tmp)
-    log("starting the bare FastAPI baseline on core 0")
-    bare.start()
+    """One baseline (``bare_server`` or ``postgraphile_server``) alone on core 0: started, measured, stopped."""
+    log(f"starting {server.name} on core 0")
+    server.start()
     try:
-        run = measure("bare FastAPI", "bare", bare, persons, None, args, tmp, issuer, audience)
+        run = measure(server.name, mode, server, persons, None, args, tmp, issuer, audience)
     finally:
-        bare.stop()
-    run["server_settings"] = bare.notes
-    return run
-
-
-def run_postgraphile(
-    dbs: Dbs, persons: list[int], args: argparse.Namespace, tmp: Path, issuer: str, audience: str
-) -> dict[str, Any]:
-    pgl = postgraphile_server(dbs, persons, tmp)
-    log("starting PostGraphile on core 0")
-    pgl.start()
-    try:
-        run = measure("PostGraphile 4", "postgraphile", pgl, persons, None, args, tmp, issuer, audience)
-    finally:
-        pgl.stop()
-    run["server_settings"] = pgl.notes
+        server.stop()
+    run["server_settings"] = server.notes
     return run
 
 
@@ -1346,9 +1338,10 @@ def main(argv: list[str] | None = None) -> int:
     proof: dict[str, Any] = {}
     try:
         if "bare" in args.servers:
-            runs.append(run_bare(dbs, persons, args, tmp, issuer, audience))
+            runs.append(run_baseline(bare_server(dbs, persons, tmp), "bare", persons, args, tmp, issuer, audience))
         if "postgraphile" in args.servers:
-            runs.append(run_postgraphile(dbs, persons, args, tmp, issuer, audience))
+            pgl = postgraphile_server(dbs, persons, tmp)
+            runs.append(run_baseline(pgl, "postgraphile", persons, args, tmp, issuer, audience))
         if "gateway" in args.servers:
             gw_runs, proof = run_gateway(dbs, persons, probe_person, keys, args, tmp, issuer, audience)
             runs += gw_runs
