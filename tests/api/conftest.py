@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import pytest
@@ -76,7 +76,7 @@ def load_province(core: str, query: str, hub: str, redis_url: str) -> Province:
     """The units and persons of a seeded, backfilled store."""
     with pg.connect(query) as conn:
         units = [
-            {"unit_id": u, "region_code": r, "persons": list(ps)}
+            {"unit_id": u, "region_code": r, "persons": list(cast("list[int]", ps))}
             for u, r, ps in conn.execute(
                 # People with contributions in the unit and a card first: the matrix needs data to refuse.
                 "select u.unit_id, u.region_code, array_agg(r.person_id order by "
@@ -133,20 +133,20 @@ def make_api(
     """An app over these databases. Tokens are signed with the identity area's live keys (its own
     ``current_subject`` checks them), or with ``own_keys`` by a key set handed to the app directly."""
     settings = Settings(
-        environment=environment,  # type: ignore[arg-type]
+        environment=environment,
         core_db_url=core_url,
         hub_db_url=hub_url,
         query_db_url=query_url,
         redis_url=redis_url,
         sync=SyncSettings(embedded=False),
         # A Redis prefix of its own: apps share one Redis across tests and runs (daily code caps would add up).
-        auth={  # type: ignore[arg-type]
+        auth={
             **(PRODUCTION_AUTH if environment == "production" else {}),
             "redis_prefix": f"t:{uuid.uuid4().hex[:10]}:",
         },
-        crypto={"kek": PRODUCTION_KEK} if environment == "production" else {},  # type: ignore[arg-type]
-        certificates=PRODUCTION_CERTIFICATES if environment == "production" else {},  # type: ignore[arg-type]
-        sms=PRODUCTION_SMS if environment == "production" else {},  # type: ignore[arg-type]
+        crypto={"kek": PRODUCTION_KEK} if environment == "production" else {},
+        certificates=PRODUCTION_CERTIFICATES if environment == "production" else {},
+        sms=PRODUCTION_SMS if environment == "production" else {},
         **settings_extra,
     )
     app = create_app(settings, Endpoints(core_url, hub_url, query_url, redis_url))

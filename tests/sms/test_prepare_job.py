@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -55,14 +55,15 @@ def expected_recipients(province: Province, regions: list[str] | None) -> dict[s
     """Phone → name of every person with a 2025 statement and a mobile phone, from the core and the store."""
     with pg.connect(province.query_url) as q:
         with_statement = {
-            int(r[0]) for r in q.execute("select distinct person_id from rights_statement where year = %s", (kit.YEAR,))
+            cast(int, r[0])
+            for r in q.execute("select distinct person_id from rights_statement where year = %s", (kit.YEAR,))
         }
     with pg.connect(province.core_url) as core:
         people = core.execute("select aac001, aac067, aac003, aaa027 from core.ac01").fetchall()
     return {
         str(phone): str(name)
         for pid, phone, name, region in people
-        if int(pid) in with_statement
+        if cast(int, pid) in with_statement
         and phone
         and re.fullmatch(r"1[3-9]\d{9}", str(phone))
         and (regions is None or str(region) in regions)

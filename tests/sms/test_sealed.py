@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -36,7 +37,7 @@ def file_settings(tmp_path: Path, **kw: object) -> SmsSettings:
     return SmsSettings(transport="file", file_path=tmp_path / "outbox.jsonl", poll_seconds=0.05, **kw)
 
 
-def sent_lines(tmp_path: Path) -> list[dict[str, object]]:
+def sent_lines(tmp_path: Path) -> list[dict[str, Any]]:
     path = tmp_path / "outbox.jsonl"
     if not path.exists():
         return []
@@ -57,7 +58,8 @@ def plaintext_in_sms_tables(url: str, needles: list[str]) -> list[str]:
         ]
         assert {"sms_message", "sms_opt_out", "sms_opt_out_bidx", "sms_concat_ref_bidx"} <= set(tables)
         for table in tables:
-            for (row,) in conn.execute(f'select row_to_json(t)::text from hub."{table}" t'):
+            for (value,) in conn.execute(f'select row_to_json(t)::text from hub."{table}" t'):
+                row = cast(str, value)  # row_to_json(t)::text
                 for needle in needles:
                     if needle in row or needle.encode().hex() in row:
                         found.append(f"{table}: {needle}")
@@ -124,7 +126,7 @@ def test_a_copied_envelope_does_not_open_and_its_message_fails(dbs: Databases, t
         conn.commit()
         row = conn.execute("select recipient_enc from hub.sms_message where id = %s", (second,)).fetchone()
         assert row is not None
-        keyring = sealed.for_reading(conn, [row[0]])
+        keyring = sealed.for_reading(conn, [cast(bytes, row[0])])  # recipient_enc: bytea
         with pytest.raises(SealBroken):
             sealed.open_recipient(keyring, second, row[0])
         assert sealed.open_recipient(keyring, first, row[0]) == "13933330001"  # in its own row it opens
