@@ -34,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -596,6 +597,8 @@ async def _open_loop(cfg: dict[str, Any]) -> dict[str, Any]:
         idle.put_nowait(await HttpConn.open(port))
     clock = time.perf_counter  # uvloop's loop.time() has millisecond resolution
     start = clock() + 0.05
+    # The schedule's start on the machine-wide monotonic clock (the server's CPU sampler uses it).
+    start_monotonic = time.monotonic() + (start - clock())
     total = int(rate * seconds)
     offsets: list[float] = [0.0] * total
     latencies: list[float] = [0.0] * total
@@ -639,6 +642,7 @@ async def _open_loop(cfg: dict[str, Any]) -> dict[str, Any]:
         "connections": cfg["connections"],
         "achieved_rate": round(total / (clock() - start), 1),
         "max_send_delay_ms": round(send_delay_max * 1000, 2),
+        "start_monotonic": start_monotonic,
         "offset_s": [round(x, 4) for x in offsets],
         "latency_ms": [round(x * 1000, 3) for x in latencies],
         "status": statuses,
@@ -815,6 +819,46 @@ def run_open_loop(
     return result
 
 
+class CpuSampler:
+    """The server's CPU seconds read every ``interval`` in a thread while a phase runs: the open loop's
+    percentiles leave out its first pass over fresh tokens, and its CPU figures must cover the same window."""
+
+    def __init__(self, server: Server, interval: float = 0.5) -> None:
+        self.server, self.interval = server, interval
+        self.samples: list[tuple[float, float]] = []  # (monotonic seconds, server CPU seconds)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> CpuSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while True:
+            self.samples.append((time.monotonic(), self.server.cpu_seconds()))
+            if self._stop.wait(self.interval):
+                self.samples.append((time.monotonic(), self.server.cpu_seconds()))
+                return
+
+    def window(self, start: float, from_s: float, offsets: list[float]) -> dict[str, Any]:
+        """Server core busy and CPU per request from ``from_s`` seconds after ``start`` (the generator's
+        schedule on the monotonic clock) to the last request sent, the requests counted by their offsets."""
+        end = start + max(offsets, default=0.0)
+        kept = [(t, c) for t, c in self.samples if start + from_s <= t <= end]
+        if len(kept) < 2:
+            return {}
+        (t0, c0), (t1, c1) = kept[0], kept[-1]
+        sent = sum(1 for off in offsets if t0 <= start + off < t1)
+        return {
+            "server_core_busy_pct": round(100 * (c1 - c0) / (t1 - t0), 1),
+            "server_cpu_ms_per_request": round(1000 * (c1 - c0) / sent, 3) if sent else None,
+        }
+
+
 def percentile(sorted_values: list[float], p: float) -> float:
     if not sorted_values:
         return float("nan")
@@ -891,7 +935,8 @@ def measure(
     # Long enough that the steady state after the first pass over the fresh tokens lasts ``seconds``.
     first_pass = len(persons) / rate
     length = args.seconds + math.ceil(first_pass)
-    raw = run_open_loop(mode, server.port, pfile, rate, length, args.open_connections, tmp)
+    with CpuSampler(server) as cpu:
+        raw = run_open_loop(mode, server.port, pfile, rate, length, args.open_connections, tmp)
     raw["machine_busy_pct"] = busy_pct(before, cpu_ticks())
     # Every caller's token is new at the start of the phase (fresh tokens, above): until each has been seen
     # once the gateway verifies a signature on every request, a cold start at well over half its maximum
@@ -899,6 +944,9 @@ def measure(
     # client reuses its token for its five-minute life); the cold first pass is reported beside them.
     stats = open_loop_stats(raw, max(args.open_warmup, first_pass + 1.0))
     stats["warmup_excluded_s"] = round(max(args.open_warmup, first_pass + 1.0), 2)
+    # At half the closed loop's rate the server's batches are small (a few requests per loop pass), so a
+    # request costs more CPU than under the closed loop: how busy its core was in the same window.
+    stats.update(cpu.window(raw.pop("start_monotonic"), stats["warmup_excluded_s"], raw["offset_s"]))
     stats["with_first_pass"] = {
         **open_loop_stats(raw, args.open_warmup),
         "warmup_excluded_s": args.open_warmup,
@@ -1433,7 +1481,8 @@ def print_table(result: dict[str, Any]) -> None:
     from rich.table import Table
 
     t = Table(title=f"person overview, {result['data']['persons_seeded']:,} persons, server on core 0")
-    cols = ("server", "max req/s", "× PostGraphile", "CPU ms/req", "open-loop req/s", "p50 ms", "p99 ms", "errors")
+    cols: tuple[str, ...] = ("server", "max req/s", "× PostGraphile", "CPU ms/req", "open-loop req/s")
+    cols += ("open CPU ms/req", "core busy", "p50 ms", "p99 ms", "errors")
     for col in cols:
         t.add_column(col, justify="left" if col == "server" else "right")
     pgl = next((r["closed_loop"]["rps"] for r in result["runs"] if r["mode"] == "postgraphile"), float("nan"))
@@ -1445,6 +1494,8 @@ def print_table(result: dict[str, Any]) -> None:
             f"{c['rps'] / pgl:.2f}",
             f"{c['server_cpu_ms_per_request']:.2f}",
             f"{o['achieved_rate']:,.0f}",
+            f"{o.get('server_cpu_ms_per_request') or float('nan'):.2f}",
+            f"{o.get('server_core_busy_pct', float('nan')):.0f}%",
             f"{o['p50_ms']:.1f}",
             f"{o['p99_ms']:.1f}",
             str(o["errors"] + sum(c["errors"].values())),
