@@ -138,7 +138,7 @@ def _variant(app: Any, name: str) -> Iterator[None]:
         return False
 
     fast.PERSON_READS["overview"] = fast.PersonRead(read.function, read.takes_query, one_statement=False)
-    writer.insert_batch = old_insert  # type: ignore[assignment]
+    writer.insert_batch = old_insert
     fast.FastReads._overview_only = never  # type: ignore[method-assign]
     plans, app.fast_reads.plans = app.fast_reads.plans, None
     try:

@@ -50,7 +50,9 @@ TARGETS = {"steady_load_p99_s": 0.025, "redis_paused_p99_s": 1.0}
 def outcomes(junit: Path) -> list[dict[str, Any]]:
     """Each test case's verdict and duration from pytest's JUnit XML."""
     cases = []
-    for case in ET.parse(junit).getroot().iter("testcase"):
+    root = ET.parse(junit).getroot()
+    assert root is not None, f"{junit} has no root element"
+    for case in root.iter("testcase"):
         verdict, message = "passed", None
         for child in case:
             if child.tag in ("failure", "error"):

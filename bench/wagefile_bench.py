@@ -20,6 +20,7 @@ bench/results/wagefile-<timestamp>.json.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import os
@@ -184,10 +185,10 @@ def main() -> None:
         our_cpu: list[float] = []
         result: Any = None
         for _ in range(args.runs):
-            samples, rows_seen = timed(lambda data=data: plain_read(data), 1)
+            samples, rows_seen = timed(functools.partial(plain_read, data), 1)
             base_samples += samples
             base_cpu += CPU_SAMPLES.pop(id(samples))
-            samples, result = timed(lambda data=data: ours(data), 1)
+            samples, result = timed(functools.partial(ours, data), 1)
             our_samples += samples
             our_cpu += CPU_SAMPLES.pop(id(samples))
             assert rows_seen == args.rows + 1 and len(result.lines) == args.rows

@@ -54,7 +54,7 @@ def _instrument_codes(original: Callable[[], str]) -> Callable[[], str]:
 
 
 if not getattr(_codes.new_code, "__logscan__", False):
-    _codes.new_code = _instrument_codes(_codes.new_code)  # type: ignore[method-assign]
+    _codes.new_code = _instrument_codes(_codes.new_code)
 
 
 class _ScanHandler(logging.Handler):

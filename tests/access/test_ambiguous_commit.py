@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -57,7 +57,7 @@ def _stored(dbs: Databases, chain_id: str) -> list[tuple[int, str]]:
         rows = conn.execute(
             "select seq, request_id from hub.audit_log where chain_id = %s order by seq", (chain_id,)
         ).fetchall()
-    return [(int(seq), str(req)) for seq, req in rows]
+    return [(cast(int, seq), str(req)) for seq, req in rows]  # seq: bigint
 
 
 def _verified(dbs: Databases) -> tuple[int, list[Any]]:

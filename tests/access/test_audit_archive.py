@@ -4,6 +4,7 @@ whole chains; nothing younger can be archived; neither table can be edited; the 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import psycopg
 import pytest
@@ -20,7 +21,7 @@ from tests.conftest import Databases
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 
 
-def _events(conn: psycopg.Connection[object], ages_in_days: list[int]) -> None:
+def _events(conn: psycopg.Connection[tuple[object, ...]], ages_in_days: list[int]) -> None:
     for i, age in enumerate(ages_in_days):
         sync_writer.event(
             conn, "account.create", "ok", at=NOW - timedelta(days=age), actor_kind="system", actor="t", target_id=str(i)
@@ -28,11 +29,11 @@ def _events(conn: psycopg.Connection[object], ages_in_days: list[int]) -> None:
     conn.commit()
 
 
-def _counts(conn: psycopg.Connection[object]) -> tuple[int, int]:
+def _counts(conn: psycopg.Connection[tuple[object, ...]]) -> tuple[int, int]:
     live = conn.execute("select count(*) from hub.audit_log").fetchone()
     kept = conn.execute("select count(*) from hub.audit_log_archive").fetchone()
     assert live is not None and kept is not None
-    return int(live[0]), int(kept[0])
+    return cast(int, live[0]), cast(int, kept[0])  # count(): bigint
 
 
 def test_archive_moves_old_records_and_verify_still_passes(dbs: Databases) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 from psycopg import pq
 from typer.testing import CliRunner
@@ -110,7 +111,7 @@ def test_an_intact_chain_verifies_and_updates_are_refused(dbs: Databases) -> Non
         assert anchors[-1] == (30,)
         # Group commit: the 30 concurrent appends shared transactions (rows of one insert share xmin).
         commits = conn.execute("select count(distinct xmin::text) from hub.audit_log").fetchone()
-        assert commits is not None and commits[0] < 30
+        assert commits is not None and cast(int, commits[0]) < 30  # count(): bigint
         conn.rollback()
         try:
             conn.execute("update hub.audit_log set result = 'x'")
@@ -149,7 +150,7 @@ def test_verify_detects_a_rewritten_chain_by_its_anchor(dbs: Databases) -> None:
         rows = conn.execute(f"select {_COLUMNS} from hub.audit_log order by seq").fetchall()
         prev = b"\x00" * 32
         for row in rows:
-            rec = link(row[0], row[1], _entry(row), prev)
+            rec = link(cast(str, row[0]), cast(int, row[1]), _entry(row), prev)  # chain_id: text, seq: bigint
             conn.execute(
                 "update hub.audit_log set prev_hash = %s, hash = %s where chain_id = %s and seq = %s",
                 (rec.prev_hash, rec.hash, row[0], row[1]),
@@ -202,7 +203,7 @@ def test_reads_fail_closed_when_the_audit_log_cannot_be_written(province: object
 def _anchored(dbs: Databases, chain_id: str) -> int:
     with pg.connect(dbs.hub_url) as conn:
         row = conn.execute("select max(seq) from hub.audit_anchor where chain_id = %s", (chain_id,)).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+    return cast(int, row[0]) if row and row[0] is not None else 0  # max(seq): bigint
 
 
 def test_an_idle_process_anchors_its_tail_on_a_timer(dbs: Databases) -> None:
@@ -262,7 +263,7 @@ def test_the_timer_writes_nothing_while_nothing_happens(dbs: Databases) -> None:
             await log.close()
             with pg.connect(dbs.hub_url) as conn:
                 row = conn.execute("select count(*) from hub.audit_anchor").fetchone()
-            return int(row[0]) if row else -1
+            return cast(int, row[0]) if row else -1  # count(): bigint
         finally:
             await pools.close()
 

@@ -4,6 +4,7 @@ per statement, and the registry of chains can only grow."""
 from __future__ import annotations
 
 import secrets
+from typing import cast
 
 import psycopg
 import pytest
@@ -15,7 +16,7 @@ from tests.access.test_audit_chain import _entry
 from tests.conftest import Databases
 
 
-def _register(conn: psycopg.Connection[object]) -> str:
+def _register(conn: psycopg.Connection[tuple[object, ...]]) -> str:
     chain_id = f"registry-{secrets.token_hex(4)}"
     conn.execute("insert into hub.audit_chain (chain_id, host) values (%s, 'test')", (chain_id,))
     return chain_id
@@ -31,10 +32,10 @@ def _batch(chain_id: str, first: int, n: int) -> str:
     return batch_param(records)
 
 
-def _count(conn: psycopg.Connection[object], chain_id: str) -> int:
+def _count(conn: psycopg.Connection[tuple[object, ...]], chain_id: str) -> int:
     row = conn.execute("select count(*) from hub.audit_log where chain_id = %s", (chain_id,)).fetchone()
     assert row is not None
-    return int(row[0])
+    return cast(int, row[0])  # count(): bigint
 
 
 def test_a_batch_of_a_registered_chain_is_checked_once(dbs: Databases) -> None:

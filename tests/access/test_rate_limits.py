@@ -158,12 +158,16 @@ def test_a_key_the_batch_shares_is_read_and_written_once_per_call() -> None:
             assert stats["cmdstat_get"]["calls"] == 11
             assert stats["cmdstat_set"]["calls"] == 11
             # TAT in µs: the first admission sets now + 1,000,000, each next one adds 1,000,000.
-            tat = int(await client.get("rl:read:ip:shared"))
+            shared = await client.get("rl:read:ip:shared")
+            assert shared is not None
+            tat = int(shared)
             low, high = (s * 1_000_000 + us for s, us in (before, after))
             assert low + 10_000_000 <= tat <= high + 10_000_000
             assert 0 < await client.pttl("rl:read:ip:shared") <= 10_001
             # Each subject advanced once: one interval (10 s) past now.
-            assert low + 10_000_000 <= int(await client.get("rl:read:subject:s9")) <= high + 10_000_000
+            s9 = await client.get("rl:read:subject:s9")
+            assert s9 is not None
+            assert low + 10_000_000 <= int(s9) <= high + 10_000_000
         finally:
             await client.aclose()
 

@@ -27,7 +27,7 @@ def _core_write(core_url: str) -> int:
         core.execute("update core.ac01 set aac005 = aac005 where aac001 = (select min(aac001) from core.ac01)")
         core.commit()
     assert row is not None
-    return int(row[0])
+    return int(str(row[0]))  # pg_current_xact_id()::text
 
 
 def _advance_checkpoint(core_url: str, query_url: str) -> None:

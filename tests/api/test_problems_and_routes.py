@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import pytest
+from httpx2 import Response
 
 from gateway.api import PUBLIC_PATHS
 from hub.persons import service as persons_service
@@ -15,13 +16,13 @@ from tests.api.conftest import Api, Province
 PROBLEM_KEYS = {"type", "title", "status", "detail", "request_id"}
 
 
-def _is_problem(r: object, status: int) -> dict[str, object]:
-    assert r.status_code == status, r.text  # type: ignore[attr-defined]
-    assert r.headers["content-type"] == "application/problem+json"  # type: ignore[attr-defined]
-    body: dict[str, object] = r.json()  # type: ignore[attr-defined]
+def _is_problem(r: Response, status: int) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = r.json()
     assert set(body) >= PROBLEM_KEYS, body
     assert body["status"] == status
-    assert body["request_id"] == r.headers["x-request-id"]  # type: ignore[attr-defined]
+    assert body["request_id"] == r.headers["x-request-id"]
     assert re.search(r"[\u4e00-\u9fff]", str(body["title"])), "user-facing title in Chinese"
     return body
 
@@ -30,7 +31,7 @@ def test_problem_json_shapes(api: Api, province: Province) -> None:
     c = cast(province)
     _is_problem(api.get(None, f"/api/v1/persons/{c.a}/overview"), 401)
     r = api.get(None, f"/api/v1/persons/{c.a}/overview", headers={"Authorization": "Bearer not-a-jwt"})
-    assert _is_problem(r, 401)["type"].endswith("/unauthenticated")  # type: ignore[union-attr]
+    assert _is_problem(r, 401)["type"].endswith("/unauthenticated")
     assert r.headers["www-authenticate"].startswith("Bearer")
     _is_problem(api.get(c.actors["person_a"], "/api/v1/persons/abc/overview"), 422)
     _is_problem(api.get(c.actors["person_a"], "/api/v1/no-such-route"), 404)

@@ -8,6 +8,7 @@ of sync batches, tailer progress (also behind) and reads at any position (replic
 from __future__ import annotations
 
 import time
+import typing
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -68,7 +69,7 @@ class Store:
         with pg.connect(self.p.query_url) as conn:
             row = conn.execute("select coalesce(max(id), 0) from sync_event").fetchone()
         assert row is not None
-        return int(row[0])
+        return typing.cast(int, row[0])  # coalesce(max(id), 0): bigint
 
     def tailer_caught_up(self) -> None:
         newest = self.newest_event()

@@ -141,7 +141,7 @@ def test_the_token_memory_is_sized_by_the_settings(province: Province) -> None:
     urls = (province.core_url, province.hub_url, province.query_url)
     settings = Settings(
         core_db_url=urls[0], hub_db_url=urls[1], query_db_url=urls[2], auth={"verified_token_entries": 2}
-    )  # type: ignore[arg-type]
+    )
     rt = IdentityRuntime.build(settings, Endpoints(*urls, province.redis_url))
     assert rt.verified.max_entries == 2
     keys = SigningKeys.generate()

@@ -127,7 +127,7 @@ def test_rights_statement_and_unit_certificate(province: Province) -> None:  # n
 def test_issued_from_the_store_and_verified(province: Province, faces: tuple[Face, ...]) -> None:  # noqa: F811
     c = cast(province)
     content, _ = _run(province, c.actors["person_a"], lambda ctx: gather.person_certificate(ctx, c.a, as_of=AS_OF))
-    settings = CertificateSettings(mac_key="test-certificate-mac-key")  # type: ignore[arg-type]
+    settings = CertificateSettings(mac_key="test-certificate-mac-key")
 
     async def issue_and_verify() -> certificates.Verification:
         async with await psycopg.AsyncConnection.connect(pg.libpq(province.hub_url)) as conn:

@@ -9,12 +9,14 @@ import logging
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
-from fontTools.ttLib import TTFont
+from fontTools.ttLib import TTFont  # type: ignore[import-untyped]  # fontTools ships no type hints
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pypdf import PdfReader
+from pypdf import PageObject, PdfReader
+from pypdf.generic import DictionaryObject, StreamObject
 
 from hub.certificates import codes
 from hub.certificates.content import Content
@@ -37,11 +39,17 @@ def _text(pdf: bytes) -> str:
     return "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
 
+def _fonts(page: PageObject) -> list[DictionaryObject]:
+    """The font dictionaries of a page's resources (pypdf types each resolved entry as a bare PdfObject)."""
+    fonts = cast(DictionaryObject, cast(DictionaryObject, page["/Resources"])["/Font"])
+    return [cast(DictionaryObject, ref.get_object()) for ref in fonts.values()]
+
+
 def _font_names(pdf: bytes) -> set[str]:
     names = set()
     for page in PdfReader(io.BytesIO(pdf)).pages:
-        for font in page["/Resources"]["/Font"].values():
-            names.add(str(font.get_object()["/BaseFont"]))
+        for font in _fonts(page):
+            names.add(str(font["/BaseFont"]))
     return names
 
 
@@ -68,15 +76,15 @@ def test_rare_name_is_embedded_and_extractable(faces: tuple[Face, ...]) -> None:
 def _embedded_glyph_contours(pdf: bytes, char: str) -> int:
     wanted = char.encode("utf-16-be").hex().upper()
     for page in PdfReader(io.BytesIO(pdf)).pages:
-        for ref in page["/Resources"]["/Font"].values():
-            font = ref.get_object()
+        for font in _fonts(page):
             if font.get("/Subtype") != "/TrueType" or "/ToUnicode" not in font:
                 continue
-            cmap = font["/ToUnicode"].get_object().get_data().decode()
+            cmap = cast(StreamObject, font["/ToUnicode"].get_object()).get_data().decode()
             found = re.search(r"<([0-9A-F]{2})> <" + wanted + ">", cmap)
             if found is None:
                 continue
-            data = font["/FontDescriptor"].get_object()["/FontFile2"].get_object().get_data()
+            descriptor = cast(DictionaryObject, font["/FontDescriptor"].get_object())
+            data = cast(StreamObject, descriptor["/FontFile2"].get_object()).get_data()
             tt = TTFont(io.BytesIO(data))
             glyph_name = tt["cmap"].getcmap(1, 0).cmap[int(found.group(1), 16)]
             glyph = tt["glyf"][glyph_name]
@@ -143,9 +151,9 @@ def test_a_revision_appended_after_signing_is_flagged(faces: tuple[Face, ...], i
     # What an editor does: a new revision that paints over the page (here a white box and new text).
     writer = IncrementalPdfFileWriter(io.BytesIO(signed))
     overlay = generic.StreamObject(stream_data=b"q 1 1 1 rg 50 600 300 40 re f Q BT /F1 12 Tf 60 610 Td (9999) Tj ET")
-    writer.add_stream_to_page(0, writer.add_object(overlay))
+    writer.add_stream_to_page(0, writer.add_object(overlay))  # type: ignore[no-untyped-call]  # unannotated in pyHanko
     out = io.BytesIO()
-    writer.write(out)
+    writer.write(out)  # type: ignore[no-untyped-call]  # unannotated in pyHanko
     check = asyncio.run(check_pdf(out.getvalue(), identity.certificate_der))
     assert check.intact  # the signed revision itself is untouched ...
     assert not check.covers_document and not check.ok  # ... but the document was changed after signing

@@ -32,7 +32,7 @@ from tests.certificates.conftest import person_content, unit_content
 from tests.conftest import Databases
 
 KEK = "test-kek-for-certificates"
-SETTINGS = CertificateSettings(mac_key="test-certificate-mac-key", verify_base_url="https://hub.test/verify")  # type: ignore[arg-type]
+SETTINGS = CertificateSettings(mac_key="test-certificate-mac-key", verify_base_url="https://hub.test/verify")
 
 
 async def _issue(hub_url: str, content: Content, faces: tuple[Face, ...], now: datetime) -> certificates.Issued:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import cast
 
 import pytest
 import redis
+from fastapi import FastAPI
 
 from hub import pg
 from hub.access.subject import Channel
@@ -32,7 +34,7 @@ def holder(api: Api, province: Province) -> Holder:
             "where x.aac001 = p.aac001 and x.status <> '1') order by p.aac001 desc limit 1"
         ).fetchone()
     assert row is not None, "the seeded province has cards"
-    return people.holder(api, province, int(row[0]))
+    return people.holder(api, province, cast(int, row[0]))  # aac001: bigint
 
 
 def test_kiosk_card_session_reads_masked_and_ends(api: Api, holder: Holder, province: Province) -> None:
@@ -56,7 +58,8 @@ def test_kiosk_card_session_reads_masked_and_ends(api: Api, holder: Holder, prov
 
     # The session idles out after 60 s: its Redis key lives at most 60 s and each use renews it.
     r = redis.Redis.from_url(province.redis_url)
-    prefix = api.client.app.state.identity.cfg.settings.redis_prefix  # this app's keys, not another worker's
+    app = cast(FastAPI, api.client.app)  # make_api's app
+    prefix = app.state.identity.cfg.settings.redis_prefix  # this app's keys, not another worker's
     keys = [k for k in r.scan_iter(match=f"{prefix}kiosk:session:*") if 0 < r.ttl(k) <= 60]
     assert keys, "no kiosk session with a 60 s idle timeout in Redis"
 

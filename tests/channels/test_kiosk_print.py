@@ -12,6 +12,7 @@ import base64
 import io
 import logging
 import threading
+import typing
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 import redis
+from fastapi import FastAPI
 from pypdf import PdfReader
 
 from hub import ids, pg
@@ -85,7 +87,8 @@ def test_certificate_print_is_masked_audited_verifiable_and_once_per_session(
     h = bearer(api, kiosk, **{SESSION: session})
     r = redis.Redis.from_url(province.redis_url)
     # This app's keys only: tests on the other worker keep kiosk sessions in the same Redis.
-    kept_match = f"{api.client.app.state.identity.cfg.settings.redis_prefix}kiosk:kept:*"
+    app = typing.cast(FastAPI, api.client.app)  # make_api's app
+    kept_match = f"{app.state.identity.cfg.settings.redis_prefix}kiosk:kept:*"
     kept_before = set(r.scan_iter(match=kept_match))
 
     first = api.client.get("/kiosk/v1/me/print/certificate", headers=h)
@@ -147,7 +150,7 @@ def test_statement_print_per_year_and_a_year_without_records(api: Api, province:
     with pg.connect(province.query_url) as query:
         row = query.execute("select max(year) from rights_statement where person_id = %s", (a,)).fetchone()
     assert row is not None and row[0] is not None, "the seeded person has a rights statement"
-    year = int(row[0])
+    year = typing.cast(int, row[0])  # max(year): integer
     who = holder(api, province, a)
     kiosk = device(Channel.KIOSK)
     start = datetime.now(UTC)

@@ -14,6 +14,7 @@ is identical (status, body but the request id, length) to the answer about a rec
 from __future__ import annotations
 
 import logging
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -199,7 +200,8 @@ def test_channel_matrix(api: Api, province: Province, caplog: pytest.LogCaptureF
     a, b = holder(api, province, c.a), holder(api, province, c.b)
     with pg.connect(province.query_url) as query:
         years = {
-            int(pid): {int(y) for y in ys}
+            # person_id: bigint, array_agg(distinct year): integer[]
+            typing.cast(int, pid): set(typing.cast("list[int]", ys))
             for pid, ys in query.execute(
                 "select person_id, array_agg(distinct year) from rights_statement where person_id = any(%s) group by 1",
                 ([a.person_id, b.person_id],),

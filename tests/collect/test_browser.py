@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import FilePayload, Page
 
 from hub.collect import rows
 from hub.collect.local import LocalStore
@@ -63,7 +63,7 @@ def test_offline_form_with_the_keyboard(page: Page, tmp_path: Path) -> None:
         staff, retirees = collection_rows(payload)
         staff[1][0] = staff[1][0][:-1] + ("0" if staff[1][0][-1] != "0" else "1")
         page.get_by_label("名单文件（.xlsx、.xls 或 .ods）").set_input_files(
-            files=[{"name": "名单.xlsx", "mimeType": XLSX_TYPE, "buffer": workbook(staff, retirees)}]
+            files=[FilePayload(name="名单.xlsx", mimeType=XLSX_TYPE, buffer=workbook(staff, retirees))]
         )
         page.get_by_role("button", name="检查并预览").click()
         alert = page.get_by_role("alert")

@@ -14,6 +14,7 @@ import pytest
 from hub.access.subject import StaffRole
 from hub.collect import keys, package, sm2
 from hub.collect import service as collect
+from hub.declarations import review
 from hub.declarations.states import Status
 from hub.errors import ValidationFailed
 from tests.collect.conftest import collection
@@ -150,7 +151,7 @@ def test_agency_keys_are_sealed_and_import_makes_one_declaration(world: World, u
     data = package.build(collection(), agency_public_key=public.public_key, unit_key=unit_key, now=NOW)
     operator = kit.staff("op-1", StaffRole.OPERATOR)
     shown = collect.preview_package(world.hub, world.query, data, kek=KEK, subject=operator, today=kit.TODAY)
-    assert collect.review.COLLECT_FLAG in shown.assessment.flags
+    assert review.COLLECT_FLAG in shown.assessment.flags
     assert world.hub.execute("select count(*) from hub.declaration").fetchone() == (0,)  # a preview writes nothing
     with pytest.raises(package.PackageRefused, match="经办范围"):
         collect.preview_package(

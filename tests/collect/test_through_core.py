@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from typing import cast
 
 import pytest
 import redis
@@ -75,9 +76,12 @@ def test_collection_opens_the_unit_and_its_first_operator_activates(world: World
             "select uscc, aab004, aaa027, contact_phone, funding from core.ab01 where aab001 = %s", (unit_id,)
         ).fetchone()
         assert unit == (uscc, "历下区档案馆", kit.REGION, phone, "1")
-        people = dict(
-            core.execute("select aac003, aac084 from core.ac01 where aac001 = any(%s)", (staff_ids + retiree_ids,))
-        )
+        people = {
+            cast(str, name): cast(str, retired)  # aac003, aac084: varchar
+            for name, retired in core.execute(
+                "select aac003, aac084 from core.ac01 where aac001 = any(%s)", (staff_ids + retiree_ids,)
+            )
+        }
         assert people == {"陈一": "0", "陈二": "0", "陈三": "1"}
         # Both 险种 for each active staff member, in this unit.
         insured = core.execute(
@@ -86,7 +90,9 @@ def test_collection_opens_the_unit_and_its_first_operator_activates(world: World
         assert insured == [(staff_ids[0], 2), (staff_ids[1], 2)]
         # 陈一 from 2025-01: 202501 and 202502 as 补收, 202503 normal; 陈二 from 2025-03: only 202503.
         periods = {
-            pid: sorted({int(r[0]) for r in core.execute("select aae003 from core.ac43 where aac001 = %s", (pid,))})
+            pid: sorted(
+                {cast(int, r[0]) for r in core.execute("select aae003 from core.ac43 where aac001 = %s", (pid,))}
+            )  # aae003: integer
             for pid in staff_ids
         }
         assert periods == {staff_ids[0]: [202501, 202502, 202503], staff_ids[1]: [202503]}

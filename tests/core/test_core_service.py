@@ -119,7 +119,7 @@ def test_benefit_approval_new_method(dbs: Databases) -> None:
         # 过渡性 8,000 × 1.0 × 19 × 1.2 % = 1,824.00
         # 年金 6,133.80 / 139 = 44.1281 → 44.13; tax 3 % = 1.3239 → 1.32; after tax 42.81
         # total 1,280.00 + 29.42 + 1,824.00 + 42.81 = 3,176.23; the agency pays 3,176.23 − 42.81 = 3,133.42
-        items = dict(conn.execute("select item, amount from core.ic61 where aac001 = 1").fetchall())
+        items = {item: amount for item, amount in conn.execute("select item, amount from core.ic61 where aac001 = 1")}
         assert (items["基础养老金"], items["个人账户养老金"], items["过渡性养老金"]) == (
             D("1280.00"),
             D("29.42"),

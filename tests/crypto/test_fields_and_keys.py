@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
 import pytest
 from hypothesis import given
@@ -63,7 +64,7 @@ def test_keys_wrapped_rotated_and_rewrapped(dbs: Databases) -> None:
         first = keys.ensure(conn, KEK, NOW)
         assert keys.ensure(conn, KEK, NOW) == first  # idempotent
         raw = conn.execute("select wrapped from hub.crypto_key").fetchall()
-        assert not any(first.data_keys[first.active_id] in bytes(w[0]) for w in raw)  # never stored in clear
+        assert not any(first.data_keys[first.active_id] in cast(bytes, w[0]) for w in raw)  # never stored in clear
         with pytest.raises(keys.KeyringUnavailable, match="HUB_CRYPTO__KEK"):
             keys.load(conn, "another-kek-" + "b" * 20)
 
@@ -115,6 +116,6 @@ def test_reencrypt_is_resumable_and_keeps_every_value(dbs: Databases) -> None:
         assert pending(conn, new, TEST_COLUMN) == 0
         assert keys_in_use(conn, TEST_COLUMN) == {new.active_id}
         rows = conn.execute("select id, phone_enc from public.t_secret where phone_enc is not null").fetchall()
-        assert {i: new.open(bytes(b), TEST_COLUMN.context((i,))) for i, b in rows} == phones
+        assert {i: new.open(cast(bytes, b), TEST_COLUMN.context((i,))) for i, b in rows} == phones  # phone_enc: bytea
         assert keys.retire_unused(conn, keys_in_use(conn, TEST_COLUMN), NOW) == [old.active_id]
         conn.commit()

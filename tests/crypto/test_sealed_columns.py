@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from psycopg.rows import dict_row
@@ -39,9 +39,13 @@ def _dev_kek() -> Iterator[None]:
 
 def _core_secrets(dbs: Databases) -> dict[str, Any]:
     with pg.connect(dbs.core_url) as core:
-        persons = {int(p): (str(i), ph) for p, i, ph in core.execute("select aac001, aac002, aac067 from core.ac01")}
+        # aac001 and aab001 are bigint.
+        persons = {
+            cast(int, p): (str(i), ph) for p, i, ph in core.execute("select aac001, aac002, aac067 from core.ac01")
+        }
         units = {
-            int(u): (c, b) for u, c, b in core.execute("select aab001, contact_phone, bank_account from core.ab01")
+            cast(int, u): (c, b)
+            for u, c, b in core.execute("select aab001, contact_phone, bank_account from core.ab01")
         }
     return {"persons": persons, "units": units}
 
@@ -153,7 +157,7 @@ def test_rotation_reseals_both_databases_and_lookups_still_work(dbs: Databases) 
     with pg.connect(dbs.query_url) as store:
         old = keys.load(store, ring.kek(), keys.QUERY_TABLE)
         assert old is not None
-        before = {bytes(r[0]) for r in store.execute("select id_number_enc from person_overview")}
+        before = {cast(bytes, r[0]) for r in store.execute("select id_number_enc from person_overview")}  # bytea
         store.rollback()
         active, resealed, retired = columns.rotate(store, QUERY, batch=5)
         # Every person has an ID number and a phone, every unit a contact phone and a bank account.
@@ -162,7 +166,7 @@ def test_rotation_reseals_both_databases_and_lookups_still_work(dbs: Databases) 
         )
         assert resealed == expected
         assert active != old.active_id and retired == [old.active_id]
-        after = [bytes(r[0]) for r in store.execute("select id_number_enc from person_overview")]
+        after = [cast(bytes, r[0]) for r in store.execute("select id_number_enc from person_overview")]  # bytea
         assert {key_id_of(e) for e in after} == {active} and not before & set(after)
         new = keys.load(store, ring.kek(), keys.QUERY_TABLE)
         assert new is not None
@@ -173,12 +177,16 @@ def test_rotation_reseals_both_databases_and_lookups_still_work(dbs: Databases) 
         assert found.fetchall() == [(person_id,)]
     assert _equal(dbs) == []
     with pg.connect(dbs.hub_url) as hub:
-        (envelope_before,) = hub.execute("select phone_enc from hub.account where id = %s", (account_id,)).fetchone()  # type: ignore[misc]
+        before_row = hub.execute("select phone_enc from hub.account where id = %s", (account_id,)).fetchone()
+        assert before_row is not None
+        envelope_before = cast(bytes, before_row[0])  # phone_enc: bytea
         hub.rollback()
         hub_active, hub_resealed, _ = columns.rotate(hub, HUB)
         assert hub_resealed == 1
-        (envelope_after,) = hub.execute("select phone_enc from hub.account where id = %s", (account_id,)).fetchone()  # type: ignore[misc]
-        assert key_id_of(bytes(envelope_after)) == hub_active != key_id_of(bytes(envelope_before))
+        after_row = hub.execute("select phone_enc from hub.account where id = %s", (account_id,)).fetchone()
+        assert after_row is not None
+        envelope_after = cast(bytes, after_row[0])  # phone_enc: bytea
+        assert key_id_of(envelope_after) == hub_active != key_id_of(envelope_before)
         assert [a.id for a in accounts.find_by_phone(hub, "+86 138 0013 8000")] == [account_id]
         account = accounts.get(hub, account_id)
         assert account is not None and account.phone == "13800138000"
@@ -200,7 +208,8 @@ def test_account_phone_is_only_stored_sealed(dbs: Databases) -> None:
         hub.commit()
         row = hub.execute("select phone, phone_enc, a::text from hub.account a where id = %s", (account_id,)).fetchone()
         assert row is not None and row[0] is None and row[1] is not None
-        assert "13900002222" not in row[2] and "13900001111" not in row[2]
+        text = cast(str, row[2])  # a::text
+        assert "13900002222" not in text and "13900001111" not in text
         account = accounts.get(hub, account_id)
         assert account is not None and account.phone == "13900002222"  # stored canonical
         assert accounts.find_by_phone(hub, "13900001111") == []  # the old number no longer matches

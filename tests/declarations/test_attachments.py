@@ -12,7 +12,7 @@ import urllib.request
 import uuid
 import zlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -220,7 +220,8 @@ def test_documents_travel_with_the_command_and_are_filed_in_the_core(world: Worl
         )
     ]
     for r in filed:
-        assert bytes(r[5]) == sent[r[0]] and bytes(r[4]) == hashlib.sha256(sent[r[0]]).digest()
+        source_id, sha256, content = cast(int, r[0]), cast(bytes, r[4]), cast(bytes, r[5])  # bigint, bytea, bytea
+        assert content == sent[source_id] and sha256 == hashlib.sha256(sent[source_id]).digest()
         assert r[6] == decl.reference
     assert [(x["attachment_id"], x["sha256"]) for x in listed] == [
         (i, hashlib.sha256(d).hexdigest()) for i, d in sorted(sent.items())
@@ -267,7 +268,7 @@ def _count(province: Province, sql: str, *args: Any) -> int:
     with pg.connect(province.hub_url) as hub:
         row = hub.execute(sql, args).fetchone()
     assert row is not None
-    return int(row[0])
+    return cast(int, row[0])  # each query here selects a bigint: count(*), max(id) or id
 
 
 def _latest(province: Province, declaration_id: int) -> int:

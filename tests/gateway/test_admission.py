@@ -124,9 +124,10 @@ def _held(
 
     Returns the events seen while the limiter was held, whether the request had finished by then, how many
     reads the overview batcher had taken by then (from before the request), all events, and the answer."""
-    app = api.client.app
+    app = _app(api)
     fast = _fast(api)
-    assert fast.batcher is not None
+    batcher = fast.batcher
+    assert batcher is not None
     limiter: RateLimiter = app.state.rate_limiter
     real_once_on = consistency._once_on
 
@@ -149,7 +150,7 @@ def _held(
 
         monkeypatch.setattr(consistency, "_once_on", watched)
         limiter.batcher.run = held
-        items = fast.batcher.items
+        items = batcher.items
         try:
             task = asyncio.ensure_future(_asgi(app, call, events))
             await asyncio.wait_for(asked.wait(), HANG_GUARD)
@@ -159,7 +160,7 @@ def _held(
                 await asyncio.sleep(0)  # give the request every chance to go on without the limiter
             while_held = list(events)
             done_while_held = task.done()
-            read_while_held = fast.batcher.items - items
+            read_while_held = batcher.items - items
             gate.set()
             answer = await asyncio.wait_for(task, HANG_GUARD)
         finally:
@@ -460,7 +461,7 @@ def test_a_cancelled_check_does_not_fail_the_others_of_its_batch(province: Provi
             other = limiter.begin("read", {"subject": f"y-{tag}"})
             await asyncio.sleep(0)  # the batch's script call is under way
             cancelled.cancel()
-            outcome = await asyncio.gather(other, return_exceptions=True)
+            outcome = list(await asyncio.gather(other, return_exceptions=True))
             assert outcome == [None], outcome
             assert limiter.batcher.batches == 1 and limiter.batcher.items == 2
         finally:
@@ -524,7 +525,8 @@ def test_the_leak_watch_sees_leaks(api: Api) -> None:
         raise RateLimited(1.0)
 
     async def leak() -> None:
-        refused()  # never awaited
+        leaked = refused()
+        del leaked  # never awaited
         task = asyncio.ensure_future(refused())
         await asyncio.sleep(0)
         await asyncio.sleep(0)

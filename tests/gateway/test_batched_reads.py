@@ -114,7 +114,9 @@ def alone(api: Api, calls: list[Call]) -> list[Answer]:
 
 def _counts(fast: FastReads, api: Api) -> tuple[int, int, int, int]:
     assert fast.batcher is not None
-    limiter = api.client.app.state.rate_limiter.batcher
+    app = api.client.app
+    assert isinstance(app, GatewayApp)
+    limiter = app.state.rate_limiter.batcher
     return fast.batcher.batches, fast.batcher.items, limiter.batches, limiter.items
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -27,11 +29,11 @@ def _client(dbs: Databases) -> TestClient:
     return TestClient(create_app(settings, endpoints))
 
 
-def _wait_for(client: TestClient, predicate: object, timeout: float = 30.0) -> dict[str, object]:
+def _wait_for(client: TestClient, predicate: Callable[[dict[str, Any]], bool], timeout: float = 30.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        body = client.get("/healthz").json()
-        if callable(predicate) and predicate(body):
+        body: dict[str, Any] = client.get("/healthz").json()
+        if predicate(body):
             return body
         assert time.monotonic() < deadline, body
         time.sleep(0.1)

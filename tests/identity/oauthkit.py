@@ -9,6 +9,7 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from gateway.app import create_app
@@ -42,7 +43,7 @@ class BrowserClient(TestClient):
         return super().post(url, *args, **kwargs)
 
 
-def make_app(dbs: Databases, clock: MovableClock | None = None, **auth: Any) -> tuple[Any, MovableClock]:
+def make_app(dbs: Databases, clock: MovableClock | None = None, **auth: Any) -> tuple[FastAPI, MovableClock]:
     settings = Settings(
         environment="test",
         core_db_url=dbs.core_url,

@@ -4,8 +4,7 @@ nothing else is written."""
 
 from __future__ import annotations
 
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from gateway.cli import app as cli
 from hub import pg

@@ -7,7 +7,7 @@ step run twice through the command line with the demo kiosk disabled in between:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -66,7 +66,7 @@ def _row(dbs: Databases, client_id: str) -> tuple[str, list[str]]:
             "select status, grant_types from hub.oauth_client where client_id = %s", (client_id,)
         ).fetchone()
     assert row is not None
-    return str(row[0]), sorted(row[1])
+    return str(row[0]), sorted(cast(list[str], row[1]))  # grant_types: text[]
 
 
 def _set_status(app: Any, dbs: Databases, client_id: str, active: bool) -> None:

@@ -4,7 +4,7 @@ with reuse detection, revocation, introspection, expiry with a movable clock, JW
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import pytest
 from fastapi import Depends
@@ -276,7 +276,7 @@ def test_jwks_rotation_old_tokens_verify_until_their_key_leaves(
     first_kid = jwks["keys"][0]["kid"]
     with pg.connect(dbs.hub_url) as conn:
         private = conn.execute("select private_jwk::text from hub.signing_key").fetchone()
-        assert private is not None and '"d"' not in private[0]  # sealed at rest
+        assert private is not None and '"d"' not in cast(str, private[0])  # sealed at rest
         keys.rotate(conn, rt.cfg.kek, clock.advance(10), keep=3)
         conn.commit()
     rt.signing_keys(refresh=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -67,7 +67,8 @@ def _chain_intact(dbs: Databases) -> None:
 def _grant_state(dbs: Databases) -> list[tuple[str, str | None]]:
     with pg.connect(dbs.hub_url) as conn:
         return [
-            (r[0], r[1]) for r in conn.execute("select id, revoked_reason from hub.oauth_grant order by created_at")
+            (cast(str, r[0]), cast("str | None", r[1]))  # id: text, revoked_reason: text (nullable)
+            for r in conn.execute("select id, revoked_reason from hub.oauth_grant order by created_at")
         ]
 
 

@@ -16,7 +16,7 @@ PROD_OK = {
 
 
 def test_production_settings_without_bypasses_pass() -> None:
-    AuthSettings(**PROD_OK).check_environment("production")  # type: ignore[arg-type]
+    AuthSettings(**PROD_OK).check_environment("production")
 
 
 @pytest.mark.parametrize(
@@ -31,7 +31,7 @@ def test_production_settings_without_bypasses_pass() -> None:
     ],
 )
 def test_production_refuses_each_bypass(override: dict[str, object], named: str) -> None:
-    settings = AuthSettings(**{**PROD_OK, **override})  # type: ignore[arg-type]
+    settings = AuthSettings(**{**PROD_OK, **override})
     with pytest.raises(ValueError, match=named):
         settings.check_environment("production")
     settings.check_environment("test")  # tests and development may use them

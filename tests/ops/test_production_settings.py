@@ -56,7 +56,7 @@ def test_production_needs_explicit_databases() -> None:
     with pytest.raises(ValueError, match="explicit database URLs"):
         Settings(
             environment="production", auth=PROD_AUTH, crypto=PROD_CRYPTO, certificates=PROD_CERTIFICATES, sms=PROD_SMS
-        )  # type: ignore[arg-type]
+        )
 
 
 def test_production_refuses_development_sms_settings() -> None:

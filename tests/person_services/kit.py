@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from hub import pg
 from hub.access.scopes import ALL_SCOPES
@@ -31,7 +31,10 @@ def retirees(province: Province) -> list[Retiree]:
             "order by aac001"
         ).fetchall()
     with pg.connect(province.query_url) as store:
-        synced = {int(r[0]) for r in store.execute("select person_id from person_overview where retired").fetchall()}
+        synced = {
+            cast(int, r[0])  # person_id: bigint
+            for r in store.execute("select person_id from person_overview where retired").fetchall()
+        }
     return [Retiree(int(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4]) for r in rows if int(r[0]) in synced]
 
 
@@ -39,7 +42,7 @@ def workers(province: Province) -> list[int]:
     """Persons in work with contributions (not retirees)."""
     with pg.connect(province.query_url) as store:
         return [
-            int(r[0])
+            cast(int, r[0])  # person_id: bigint
             for r in store.execute(
                 "select p.person_id from person_overview p where not coalesce(p.retired, false) and exists "
                 "(select 1 from contribution_month m where m.person_id = p.person_id) order by 1"
@@ -108,7 +111,7 @@ def kiosk_retiree(province: Province) -> Retiree:
     taken = {status_page_retiree(province).person_id}
     with pg.connect(province.core_url) as core:
         holders = {
-            int(r[0])
+            cast(int, r[0])  # aac001: bigint
             for r in core.execute(
                 "select aac001 from core.ac50 group by aac001 having bool_and(status = '1')"
             ).fetchall()

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -46,7 +47,7 @@ def _holder(api: Api, province: Province, retired: bool) -> Holder:
             ("1" if retired else "0", *[kit.kiosk_retiree(province).person_id if retired else None] * 2),
         ).fetchone()
     assert row is not None, "the seeded province has card holders"
-    person_id, id_number, card_no = int(row[0]), str(row[1]), str(row[2])
+    person_id, id_number, card_no = cast(int, row[0]), str(row[1]), str(row[2])  # aac001: bigint
     rt = api.client.app.state.identity  # type: ignore[attr-defined]
     now = datetime.now(UTC)
     with pg.connect(province.hub_url) as hub, pg.connect(province.core_url) as core:
@@ -109,7 +110,7 @@ def test_a_retiree_certifies_at_the_kiosk(api: Api, province: Province) -> None:
             "order by id",
             (holder.person_id,),
         ).fetchall()
-    assert before is not None and len(rows) == before[0] + 1  # exactly one new record
+    assert before is not None and len(rows) == cast(int, before[0]) + 1  # exactly one new record (count(): bigint)
     assert rows[-1] == ("kiosk", kiosk.client_id, today)
     audited = kit.audit_rows(province.hub_url, "eligibility.certify", str(holder.person_id))
     assert any(r["client_id"] == kiosk.client_id and r["channel"] == "kiosk" for r in audited)

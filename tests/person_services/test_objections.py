@@ -5,6 +5,7 @@ notice, what the person sees, and the 404 for anyone else's objection."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -40,7 +41,7 @@ def _record(province: Province, person_id: int) -> tuple[int, str]:
             (person_id,),
         ).fetchone()
     assert row is not None
-    return int(row[0]), str(row[1])
+    return cast(int, row[0]), str(row[1])  # period: integer
 
 
 def _counts(hub_url: str, person_id: int) -> tuple[int, int]:
@@ -51,7 +52,7 @@ def _counts(hub_url: str, person_id: int) -> tuple[int, int]:
             (person_id,),
         ).fetchone()
     assert row is not None
-    return int(row[0]), int(row[1])
+    return cast(int, row[0]), cast(int, row[1])  # count(): bigint
 
 
 def test_service_refuses_bad_input_without_writing_and_answers(province: Province) -> None:
@@ -94,7 +95,7 @@ def test_service_refuses_bad_input_without_writing_and_answers(province: Provinc
         hub.commit()
         done = objections.answer(hub, officer, oid, "corrected", "", now=NOW + timedelta(days=5), push=push)
         hub.commit()
-        item, files = objections.get_own(hub, me, oid)
+        item, item_files = objections.get_own(hub, me, oid)
         notices = hub.execute(
             "select source_key from hub.push_notice where person_id = %s and source_key like %s order by id",
             (person_id, f"objection:{oid}:%"),
@@ -103,7 +104,7 @@ def test_service_refuses_bad_input_without_writing_and_answers(province: Provinc
             "select template from hub.sms_message where reference = %s", (f"objection:{oid}:accepted",)
         ).fetchall()
     assert done["status"] == "corrected" and item["corrected_at"] == NOW + timedelta(days=5)
-    assert item["answer"] == "经核实单位申报有误" and [f["filename"] for f in files] == ["工资单.pdf"]
+    assert item["answer"] == "经核实单位申报有误" and [f["filename"] for f in item_files] == ["工资单.pdf"]
     assert [n[0] for n in notices] == [f"objection:{oid}:accepted", f"objection:{oid}:corrected"]
     assert sms == [("business_done",)]  # no app: the notice went by SMS
 

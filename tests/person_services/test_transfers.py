@@ -4,6 +4,7 @@ history through the pages, staff handling in the workbench, and the 404 for anyo
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -97,7 +98,7 @@ def _count(hub_url: str, person_id: int) -> int:
     with pg.connect(hub_url) as hub:
         row = hub.execute("select count(*) from hub.person_transfer where person_id = %s", (person_id,)).fetchone()
     assert row is not None
-    return int(row[0])
+    return cast(int, row[0])  # count(): bigint
 
 
 def test_pages_apply_follow_and_handle(province: Province) -> None:

@@ -112,8 +112,8 @@ def test_an_older_change_image_without_the_new_columns_still_projects() -> None:
     }  # fmt: skip
     (op,) = [o for o in project(Change(1, 1, "ac01", "I", None, image, NOW)) if isinstance(o, Upsert)]
     assert op.model == model.name and op.values["address"] is None and op.values["postal_code"] is None
-    (op,) = project(Change(2, 2, "ac01", "I", None, {**image, "address": ADDRESS, "postal_code": POSTAL}, NOW))
-    assert isinstance(op, Upsert) and (op.values["address"], op.values["postal_code"]) == (ADDRESS, POSTAL)
+    (newer,) = project(Change(2, 2, "ac01", "I", None, {**image, "address": ADDRESS, "postal_code": POSTAL}, NOW))
+    assert isinstance(newer, Upsert) and (newer.values["address"], newer.values["postal_code"]) == (ADDRESS, POSTAL)
 
 
 # Through the core and the sync ----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from hub import pg
@@ -20,7 +21,7 @@ __all__ = ["province"]
 
 @dataclass
 class Portal:
-    app: object
+    app: FastAPI
     client: TestClient
     me: Person
     other: Person

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from fastapi.testclient import TestClient
 
@@ -45,7 +45,7 @@ def working_persons(province: Province) -> list[int]:
         }
     with pg.connect(province.query_url) as conn:
         ready = {
-            int(r[0])
+            cast(int, r[0])  # person_overview.person_id is a bigint
             for r in conn.execute(
                 "select p.person_id from person_overview p where p.person_id = any(%s) "
                 "and exists (select 1 from account_year a where a.person_id = p.person_id) "
@@ -128,7 +128,7 @@ def retired_persons(province: Province) -> list[int]:
         ]
     with pg.connect(province.query_url) as conn:
         return [
-            int(r[0])
+            cast(int, r[0])  # benefit.person_id is a bigint
             for r in conn.execute(
                 "select b.person_id from benefit b where b.person_id = any(%s) "
                 "and exists (select 1 from benefit_payment p where p.person_id = b.person_id) order by 1",

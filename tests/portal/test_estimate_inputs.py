@@ -8,7 +8,7 @@ import re
 from dataclasses import fields
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -82,7 +82,7 @@ def _core_history(p: Province, pid: int, region: str) -> tuple[RegionParams, His
             "select deemed_months from core.ac02 where aac001 = %s and aae140 = '120'", (pid,)
         ).fetchone()
         (year,) = core.execute("select max(aae001) from core.ic20 where aac001 = %s", (pid,)).fetchone()  # type: ignore[misc]
-        balances = dict(
+        balances: dict[str, Decimal] = dict(
             core.execute(
                 "select account, aae240 from core.ic20 where aac001 = %s and aae001 = %s", (pid, year)
             ).fetchall()
@@ -146,8 +146,9 @@ def test_the_portal_estimate_is_the_rule_over_the_core_inputs(portal: Portal, pr
     log_in(portal.client, province, portal.me)
     pid = portal.me.person_id
     with pg.connect(province.query_url) as conn:
-        (region,) = conn.execute("select region_code from person_overview where person_id = %s", (pid,)).fetchone()  # type: ignore[misc]
-    params, history = _core_history(province, pid, region)
+        found = conn.execute("select region_code from person_overview where person_id = %s", (pid,)).fetchone()
+    assert found is not None
+    params, history = _core_history(province, pid, cast(str, found[0]))
     page = portal.client.get(
         "/portal/me/estimate", params={"age_years": "63", "age_months": "0", "wage_growth": "2.5", "interest": "1.5"}
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 from decimal import Decimal
+from typing import cast
 
 from pypdf import PdfReader
 
@@ -63,16 +64,20 @@ def test_a_person_sees_only_their_own_records(portal: Portal, province: Province
 def test_contributions_month_by_month_with_filters_and_arrears(portal: Portal, province: Province) -> None:
     log_in(portal.client, province, portal.me)
     with pg.connect(province.query_url) as conn:
-        year, count = conn.execute(
+        newest = conn.execute(
             "select period / 100, count(*) from contribution_month where person_id = %s and insurance = '116' "
             "group by 1 order by 1 desc limit 1",
             (portal.me.person_id,),
-        ).fetchone()  # type: ignore[misc]
-        virtual = conn.execute(
+        ).fetchone()
+        assert newest is not None
+        year, count = cast(tuple[int, int], newest)  # period is an integer, count(*) a bigint
+        found = conn.execute(
             "select count(*) from contribution_month where person_id = %s and insurance = '116' and period / 100 = %s "
             "and not real_account",
             (portal.me.person_id, year),
-        ).fetchone()[0]  # type: ignore[index]
+        ).fetchone()
+        assert found is not None
+        virtual = cast(int, found[0])
     page = portal.client.get("/portal/me/contributions", params={"year": year, "insurance": "116"})
     assert page.status_code == 200
     body = page.text.split("<tbody>")[1].split("</tbody>")[0]
@@ -93,17 +98,23 @@ def test_arrears_are_stated_plainly(portal: Portal, province: Province) -> None:
             (candidates,),
         ).fetchall()
         assert owing, "the seeded province has a person with unpaid months"
-        debtor = person_account(province, portal.app.state.identity.cfg, int(owing[0][0]))  # type: ignore[attr-defined]
-        rows = conn.execute(
-            "select year, sum(arrears) from rights_statement where person_id = %s group by 1",
-            (debtor.person_id,),
-        ).fetchall()
+        debtor = person_account(province, portal.app.state.identity.cfg, cast(int, owing[0][0]))
+        # year is an integer, sum(arrears) of a numeric column a numeric
+        rows = cast(
+            list[tuple[int, Decimal]],
+            conn.execute(
+                "select year, sum(arrears) from rights_statement where person_id = %s group by 1",
+                (debtor.person_id,),
+            ).fetchall(),
+        )
         # the first page: the 60 newest rows, as the page orders them
-        unpaid = conn.execute(
+        found = conn.execute(
             "select count(*) filter (where not paid) from (select paid from contribution_month where person_id = %s "
             "order by period desc, detail_id asc limit 60) t",
             (debtor.person_id,),
-        ).fetchone()[0]  # type: ignore[index]
+        ).fetchone()
+        assert found is not None
+        unpaid = cast(int, found[0])
     log_in(portal.client, province, debtor)
     for year, arrears in rows:
         page = portal.client.get("/portal/me/contributions", params={"year": year}).text
@@ -120,10 +131,13 @@ def test_arrears_are_stated_plainly(portal: Portal, province: Province) -> None:
 def test_accounts_year_by_year(portal: Portal, province: Province) -> None:
     log_in(portal.client, province, portal.me)
     with pg.connect(province.query_url) as conn:
-        rows = conn.execute(
-            "select account, year, closing, interest from account_year where person_id = %s",
-            (portal.me.person_id,),
-        ).fetchall()
+        rows = cast(
+            list[tuple[str, int, Decimal, Decimal]],  # text, integer and two numeric columns
+            conn.execute(
+                "select account, year, closing, interest from account_year where person_id = %s",
+                (portal.me.person_id,),
+            ).fetchall(),
+        )
     page = portal.client.get("/portal/me/accounts").text
     for _account, year, closing, interest in rows:
         assert f"{year}年" in page and f"{Decimal(closing):,.2f}" in page and f"{Decimal(interest):,.2f}" in page
@@ -154,11 +168,13 @@ def test_certificate_pdf_is_signed_recorded_and_verifies(portal: Portal, provinc
 def test_rights_statement_page_and_pdf(portal: Portal, province: Province) -> None:
     log_in(portal.client, province, portal.me)
     with pg.connect(province.query_url) as conn:
-        year, person_amount = conn.execute(
+        first = conn.execute(
             "select year, person_amount from rights_statement where person_id = %s and insurance = '120' "
             "order by year limit 1",
             (portal.me.person_id,),
-        ).fetchone()  # type: ignore[misc]
+        ).fetchone()
+    assert first is not None
+    year, person_amount = cast(tuple[int, Decimal], first)  # an integer and a numeric column
     page = portal.client.get("/portal/me/statement", params={"year": year})
     assert page.status_code == 200 and f"{year}年度个人权益记录" in page.text
     assert f"{Decimal(person_amount):,.2f}" in page.text
@@ -230,18 +246,25 @@ def test_operator_session_is_refused_on_the_personal_pages(portal: Portal, provi
 def test_a_retiree_sees_the_benefit_and_its_payments(portal: Portal, province: Province) -> None:
     retirees = retired_persons(province)
     assert retirees, "the seeded province has retirees with payments"
-    retiree = person_account(province, portal.app.state.identity.cfg, retirees[0])  # type: ignore[attr-defined]
+    retiree = person_account(province, portal.app.state.identity.cfg, retirees[0])
     log_in(portal.client, province, retiree)
     with pg.connect(province.query_url) as conn:
-        total, paid = conn.execute(
+        benefit = conn.execute(
             "select monthly_total, monthly_paid from benefit where person_id = %s", (retiree.person_id,)
-        ).fetchone()  # type: ignore[misc]
-        items = conn.execute(
-            "select item, amount from benefit_item where person_id = %s", (retiree.person_id,)
-        ).fetchall()
-        payments = conn.execute(
-            "select period, amount from benefit_payment where person_id = %s order by period desc", (retiree.person_id,)
-        ).fetchall()
+        ).fetchone()
+        assert benefit is not None
+        total, paid = cast(tuple[Decimal, Decimal], benefit)  # two numeric columns
+        items = cast(
+            list[tuple[str, Decimal]],  # a text and a numeric column
+            conn.execute("select item, amount from benefit_item where person_id = %s", (retiree.person_id,)).fetchall(),
+        )
+        payments = cast(
+            list[tuple[int, Decimal]],  # an integer and a numeric column
+            conn.execute(
+                "select period, amount from benefit_payment where person_id = %s order by period desc",
+                (retiree.person_id,),
+            ).fetchall(),
+        )
     page = portal.client.get("/portal/me/benefit")
     assert page.status_code == 200
     assert f"<dt>核定养老金（月）</dt><dd>{Decimal(total):,.2f} 元</dd>" in page.text

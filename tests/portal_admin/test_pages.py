@@ -10,7 +10,7 @@ import re
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,6 +24,7 @@ from hub.identity import admin
 from tests import dbkit
 from tests.conftest import Databases
 from tests.identity.idkit import T0
+from tests.identity.oauthkit import PW
 from tests.portal_admin import kit
 
 Env = tuple[Any, TestClient, dict[str, kit.Who]]
@@ -151,9 +152,11 @@ def test_the_system_administrator_creates_disables_and_resets(env: Env, dbs: Dat
 
     # Never their own account; no such account is a 404 page.
     kit.act_as(c, app, who["sys"])
-    own = kit.post(c, f"/portal/admin/accounts/{who['sys'].account_id}/disable")
+    sys_id = who["sys"].account_id
+    assert sys_id is not None
+    own = kit.post(c, f"/portal/admin/accounts/{sys_id}/disable")
     assert own.status_code == 403 and "不能停用自己的账号" in own.text
-    assert _refusals(dbs, who["sys"].account_id) == [("account.disable", who["sys"].account_id, "self")]
+    assert _refusals(dbs, sys_id) == [("account.disable", sys_id, "self")]
     assert _account(dbs, who["sys"].login)[1] == "active"
     missing = kit.post(c, "/portal/admin/accounts/acc_nobody/second-factor")
     assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
@@ -163,7 +166,7 @@ def test_the_security_administrator_grants_roles_never_to_themself(env: Env, dbs
     app, c, who = env
     colleague = kit.staff(app, dbs, StaffRole.OPERATOR, "经办员丁")
     kit.act_as(c, app, None)
-    started = kit.start_login(c, colleague["login"], kit.staff_kit.PW)
+    started = kit.start_login(c, colleague["login"], PW)
     assert kit.finish_login(c, started).status_code == 303
     colleague_session = kit.Who("colleague", c.cookies.get(kit.session_cookie(app)) or "", colleague["account_id"], "")
 
@@ -178,8 +181,10 @@ def test_the_security_administrator_grants_roles_never_to_themself(env: Env, dbs
     assert ended.status_code == 303 and ended.headers["location"].startswith("/auth/login")
 
     kit.act_as(c, app, who["sec"])
+    sec_id = who["sec"].account_id
+    assert sec_id is not None
     before = kit.snapshot(dbs)
-    self_grant = kit.post(c, f"/portal/admin/roles/{who['sec'].account_id}/grant", role="reviewer")
+    self_grant = kit.post(c, f"/portal/admin/roles/{sec_id}/grant", role="reviewer")
     assert self_grant.status_code == 403 and "不能为自己授权" in self_grant.text
     # 三员分离: the system administrator cannot also be the auditor.
     second_admin_role = kit.post(c, f"/portal/admin/roles/{who['sys'].account_id}/grant", role="auditor")
@@ -190,8 +195,8 @@ def test_the_security_administrator_grants_roles_never_to_themself(env: Env, dbs
     assert {k: v for k, v in after.items() if k != "audit"} == {k: v for k, v in before.items() if k != "audit"}
     # Both refusals by rule are in the chain (the unknown role is a bad form, not a refusal).
     assert after["audit"][0] == before["audit"][0] + 2
-    assert _refusals(dbs, who["sec"].account_id) == [
-        ("role.grant", who["sec"].account_id, "self"),
+    assert _refusals(dbs, sec_id) == [
+        ("role.grant", sec_id, "self"),
         ("role.grant", who["sys"].account_id, "separation"),
     ]
 
@@ -321,10 +326,13 @@ def test_the_auditor_finds_exports_and_verifies(env: Env, dbs: Databases) -> Non
 
     # The auditor's own queries and export are in the chain too.
     with pg.connect(dbs.hub_url) as conn:
-        own = conn.execute(
-            "select action, count(*) from hub.audit_log where actor = %s group by 1 order by 1",
-            (who["aud"].account_id,),
-        ).fetchall()
+        own = cast(
+            list[tuple[str, int]],  # a text column and count(*), a bigint
+            conn.execute(
+                "select action, count(*) from hub.audit_log where actor = %s group by 1 order by 1",
+                (who["aud"].account_id,),
+            ).fetchall(),
+        )
     assert dict(own).get("audit.export") == 1 and dict(own).get("audit.query", 0) >= 6
 
     # The verification runs in the background: the page shows the queued job, then its result.

@@ -21,7 +21,9 @@ from hub.messaging import sealed
 from tests import dbkit
 from tests.conftest import Databases
 from tests.identity.idkit import T0
+from tests.identity.oauthkit import PW
 from tests.portal_admin import kit
+from tests.portal_staff import kit as staff_kit
 
 Env = tuple[Any, TestClient, dict[str, kit.Who]]
 SHANGHAI_OFFSET = timedelta(hours=8)  # Asia/Shanghai has no daylight saving time
@@ -80,7 +82,7 @@ def test_a_forgotten_password_is_reissued_and_everything_of_the_old_one_ends(env
     colleague = kit.staff(app, dbs, StaffRole.OPERATOR, "经办员丁")
     target = colleague["account_id"]
     # Two open sessions (two browsers), an app grant and a global lockout (20 failures) of the old password.
-    browsers = [_session(c, app, colleague["login"], kit.staff_kit.PW, f"b{i}", target) for i in (1, 2)]
+    browsers = [_session(c, app, colleague["login"], PW, f"b{i}", target) for i in (1, 2)]
     for b in browsers:
         assert kit.act_as(c, app, b).get("/portal/staff").status_code == 200
     with pg.connect(dbs.hub_url) as conn:
@@ -147,7 +149,7 @@ def test_a_forgotten_password_is_reissued_and_everything_of_the_old_one_ends(env
     # The old password no longer logs in; the temporary one opens only the change page.
     kit.act_as(c, app, None)
     kit.tick(app)
-    assert kit.start_login(c, colleague["login"], kit.staff_kit.PW).status_code == 401
+    assert kit.start_login(c, colleague["login"], PW).status_code == 401
     started = kit.start_login(c, colleague["login"], temporary)
     assert started.status_code == 200  # the lockout was cleared with the reset
     landed = kit.finish_login(c, started)
@@ -224,7 +226,7 @@ def test_their_own_account_is_refused_another_administrator_is_reset_and_audited
     # No such staff account (or a unit operator's id): the 404 page, nothing recorded as a reset.
     missing = _confirm(c, "acc_nobody")
     assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
-    unit_operator = kit.staff_kit.add_unit_operator(app, dbs.hub_url, 1)
+    unit_operator = staff_kit.add_unit_operator(app, dbs.hub_url, 1)
     with pg.connect(dbs.hub_url) as conn:
         row = conn.execute("select id from hub.account where login = %s", (unit_operator["login"],)).fetchone()
     assert row is not None

@@ -14,7 +14,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import pytest
@@ -63,7 +63,7 @@ def _rows_in_log(dbs: Databases) -> int:
     with pg.connect(dbs.hub_url) as conn:
         row = conn.execute("select count(*) from hub.audit_log").fetchone()
     assert row is not None
-    return int(row[0])
+    return cast(int, row[0])  # count(*) is a bigint
 
 
 def _start(dbs: Databases, now: datetime = T0) -> int:

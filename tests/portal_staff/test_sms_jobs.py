@@ -8,7 +8,7 @@ import io
 import re
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -75,10 +75,14 @@ def test_rights_statement_job_for_one_region_with_preview_and_audit(app: Any, st
     # Expected recipients: phones and names from the core (ac01), the 2025 statements from the query store.
     with pg.connect(staff_province.query_url) as q:
         with_statement = {
-            int(r[0]) for r in q.execute("select distinct person_id from rights_statement where year = %s", (kit.YEAR,))
+            cast(int, r[0])  # rights_statement.person_id is a bigint
+            for r in q.execute("select distinct person_id from rights_statement where year = %s", (kit.YEAR,))
         }
     with pg.connect(staff_province.core_url) as core:
-        people = core.execute("select aac001, aac067, aac003 from core.ac01 where aaa027 = %s", (mine,)).fetchall()
+        people = cast(
+            list[tuple[int, str | None, str]],  # bigint, nullable varchar, varchar
+            core.execute("select aac001, aac067, aac003 from core.ac01 where aaa027 = %s", (mine,)).fetchall(),
+        )
     names = {str(phone): str(name) for _, phone, name in people if phone}
     expected = {
         str(phone)
@@ -127,7 +131,8 @@ def test_rights_statement_job_for_one_region_with_preview_and_audit(app: Any, st
             (job_id,),
         ).fetchone()
     assert job is not None
-    kind, status, recipients, segments, cost, created_by = job
+    # text, text, integer, integer, numeric, text
+    kind, status, recipients, segments, cost, created_by = cast(tuple[str, str, int, int, Decimal, str], job)
     assert (kind, status, recipients, created_by) == ("rights_statement", "draft", len(expected), creator["account_id"])
     assert Decimal(cost) == segments * COST_PER_SEGMENT  # cost = billed segments × 0.045 yuan
     # samples: the phone masked, the name masked (张三丰 → 张*丰), never in full

@@ -9,7 +9,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -85,7 +85,7 @@ def _bytes(wb: Any) -> bytes:
 def _declarations(province: Province, unit_id: int) -> int:
     with pg.connect(province.hub_url) as conn:
         row = conn.execute("select count(*) from hub.declaration where unit_id = %s", (unit_id,)).fetchone()
-    return int(row[0]) if row else 0
+    return cast(int, row[0]) if row else 0  # count(*) is a bigint
 
 
 def test_errors_then_preview_then_one_submission(
@@ -145,7 +145,9 @@ def test_bad_files_are_refused_in_chinese_and_store_nothing(
     assert renamed.status_code == 415
     assert 'role="alert"' in renamed.text
     empty = Workbook()
-    empty.active.append(["随便", "什么"])
+    sheet = empty.active
+    assert sheet is not None
+    sheet.append(["随便", "什么"])
     wrong_headers = _upload(client, _bytes(empty))
     assert wrong_headers.status_code in (415, 422)
     forged = client.post(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -60,7 +60,7 @@ def visitor(province: Province) -> Iterator[TestClient]:
 def _messages(province: Province) -> int:
     with pg.connect(province.hub_url) as conn:
         row = conn.execute("select count(*) from hub.sms_message").fetchone()
-    return int(row[0]) if row else 0
+    return cast(int, row[0]) if row else 0  # count(*) is a bigint
 
 
 def _visible(html: str) -> str:
@@ -77,9 +77,12 @@ def _ask(client: TestClient, unit_code: str) -> Any:
 
 def _admin(province: Province, unit_id: int) -> list[tuple[str, bool]]:
     with pg.connect(province.hub_url) as conn:
-        rows = conn.execute(
-            "select login, unit_admin from hub.account where kind = 'unit_operator' and unit_id = %s", (unit_id,)
-        ).fetchall()
+        rows = cast(
+            list[tuple[str, bool]],  # a text and a boolean column
+            conn.execute(
+                "select login, unit_admin from hub.account where kind = 'unit_operator' and unit_id = %s", (unit_id,)
+            ).fetchall(),
+        )
     return [(r[0], r[1]) for r in rows]
 
 
@@ -173,9 +176,10 @@ def test_counter_code_from_the_command_line(
     assert found
     code = found.group(1)
     with pg.connect(province.hub_url) as conn:
-        stored = conn.execute(
-            "select code_hmac from hub.unit_activation_code where unit_id = %s", (unit_id,)
-        ).fetchall()
+        stored = cast(
+            list[tuple[str]],  # code_hmac is a text column
+            conn.execute("select code_hmac from hub.unit_activation_code where unit_id = %s", (unit_id,)).fetchall(),
+        )
     assert len(stored) == 1 and code not in stored[0][0]  # kept only as an HMAC
     unknown_unit = CliRunner().invoke(cli, ["unit", "issue-activation", "99999999", "--by", "counter01"])
     assert unknown_unit.exit_code == 1 and "核心系统中没有该单位" in unknown_unit.output

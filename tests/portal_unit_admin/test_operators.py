@@ -4,7 +4,7 @@ the administrator flag over; ordinary operators are refused; bad input gets inli
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -18,10 +18,13 @@ from tests.portal_unit_admin.conftest import Portal, csrf, new_phone
 def _accounts(portal: Portal, unit_id: int) -> dict[str, tuple[str, bool, str]]:
     """login -> (account id, unit_admin, status) of the unit's operators."""
     with pg.connect(portal.province.hub_url) as conn:
-        rows = conn.execute(
-            "select login, id, unit_admin, status from hub.account where kind = 'unit_operator' and unit_id = %s",
-            (unit_id,),
-        ).fetchall()
+        rows = cast(
+            list[tuple[str, str, bool, str]],  # login, id and status are text, unit_admin a boolean
+            conn.execute(
+                "select login, id, unit_admin, status from hub.account where kind = 'unit_operator' and unit_id = %s",
+                (unit_id,),
+            ).fetchall(),
+        )
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from pypdf import PdfReader
 
@@ -31,7 +31,7 @@ def test_unit_certificate_pdf_verifies(unit_admin: tuple[Portal, dict[str, Any]]
     text = _text(response.content)
     with pg.connect(portal.province.query_url) as conn:
         row = conn.execute("select name from unit_overview where unit_id = %s", (unit["unit_id"],)).fetchone()
-    assert row is not None and row[0] in text and "单位参保证明" in text
+    assert row is not None and cast(str, row[0]) in text and "单位参保证明" in text  # unit_overview.name is text
     found = re.search(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", text)
     assert found and codes.normalize(found.group(0)) is not None
     verified = client.post("/verify", data={"code": found.group(0)})
@@ -42,11 +42,14 @@ def test_payment_details_pdf_for_a_year(unit_admin: tuple[Portal, dict[str, Any]
     portal, unit = unit_admin
     client = portal.client
     with pg.connect(portal.province.query_url) as conn:
-        year, months, due = conn.execute(
+        newest = conn.execute(
             "select period / 100, array_agg(distinct period order by period), sum(due) from unit_month_total "
             "where unit_id = %s group by 1 order by 1 desc limit 1",
             (unit["unit_id"],),
-        ).fetchone()  # type: ignore[misc]
+        ).fetchone()
+    assert newest is not None
+    # period is an integer and due a numeric: an integer, an integer array and a numeric sum
+    year, months, due = cast(tuple[int, list[int], Decimal], newest)
     token = csrf(client, "/portal/unit/admin/print")
     response = client.post("/portal/unit/admin/payments.pdf", data={**token, "year": str(year)})
     assert response.status_code == 200, response.text

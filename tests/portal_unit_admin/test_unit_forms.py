@@ -4,7 +4,7 @@ declaration per idempotency key, and refuse bad input with inline Chinese errors
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from psycopg.rows import dict_row
 
@@ -19,7 +19,7 @@ def _count(portal: Portal, unit_id: int, kind: str) -> int:
         row = conn.execute(
             "select count(*) from hub.declaration where unit_id = %s and type = %s", (unit_id, kind)
         ).fetchone()
-    return int(row[0]) if row else 0
+    return cast(int, row[0]) if row else 0  # count(*) is a bigint
 
 
 def _overview(portal: Portal, unit_id: int) -> dict[str, Any]:

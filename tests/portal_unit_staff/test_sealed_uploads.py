@@ -51,6 +51,7 @@ def _preview(client: TestClient, numbers: list[str]) -> str:
         birth = f"{number[6:10]}-{number[10:12]}-{number[12:14]}"
         sex = "男" if int(number[16]) % 2 else "女"
         phone = f"138{uuid.uuid4().int % 10**8:08d}"
+        values: list[str | int]
         values = [number, "测试", sex, "汉族", birth, "2014-07-01", phone, "公务员", "2025-01-01", 7200]
         for c, value in enumerate(values, start=1):
             ws.cell(r, c).value = value

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+import typing
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -125,7 +126,7 @@ def marked_day(hub_url: str) -> int | None:
         row = hub.execute(
             "select last_event_id from hub.push_cursor where name = %s", (worker.REMINDER_DAY,)
         ).fetchone()
-    return None if row is None else int(row[0])
+    return None if row is None else typing.cast(int, row[0])  # last_event_id: bigint
 
 
 def test_reminders_run_once_a_day_from_the_configured_hour(hub_url: str, province: Province) -> None:
@@ -171,4 +172,5 @@ def test_reminders_run_once_a_day_from_the_configured_hour(hub_url: str, provinc
         linked = hub.execute(
             "select count(*) from hub.push_notice where source_key like 'eligibility:%%' and sms_message_id is not null"
         ).fetchone()
-    assert sms is not None and sms == linked and sms[0] <= 2  # one SMS per notice at most, none duplicated
+    # one SMS per notice at most, none duplicated (count(): bigint)
+    assert sms is not None and sms == linked and typing.cast(int, sms[0]) <= 2

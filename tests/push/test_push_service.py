@@ -30,7 +30,7 @@ def _sms(hub: psycopg.Connection[Any]) -> list[tuple[str, str, dict[str, str]]]:
 
 
 def _inbox(hub: psycopg.Connection[Any]) -> list[tuple[int, str, str]]:
-    return [tuple(r) for r in hub.execute("select person_id, kind, title from hub.inbox_message order by id")]  # type: ignore[misc]
+    return [tuple(r) for r in hub.execute("select person_id, kind, title from hub.inbox_message order by id")]
 
 
 def test_one_notice_per_source_key(dbs: Databases) -> None:

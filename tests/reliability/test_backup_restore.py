@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import typing
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,7 +75,7 @@ def test_dump_restore_then_verify(servers: Servers, fresh_cluster: Server) -> No
             query_db_url=source["query"],
             redis_url=servers.redis_url,
             sync=SyncSettings(embedded=False),
-            auth={"audit_anchor_key": ANCHOR_KEY},  # type: ignore[arg-type]
+            auth={"audit_anchor_key": ANCHOR_KEY},
         )
         app = create_app(settings, Endpoints(source["core"], source["hub"], source["query"], servers.redis_url))
         people = cast(load_province(source["core"], source["query"], source["hub"], servers.redis_url))
@@ -87,7 +88,7 @@ def test_dump_restore_then_verify(servers: Servers, fresh_cluster: Server) -> No
                 assert r.status_code == 200, r.text
         with pg.connect(source["hub"]) as conn:
             row = conn.execute("select count(*) from hub.audit_log").fetchone()
-        assert row is not None and row[0] >= 3
+        assert row is not None and typing.cast(int, row[0]) >= 3  # count(): bigint
 
         # The drill: dump each database, restore into the fresh cluster.
         restored = {k: fresh_cluster.url(f"restored_{k}") for k in source}

@@ -54,7 +54,7 @@ def _register(api: Api, province: Province) -> tuple[int, str]:
         ).fetchone()
     assert row is not None
     # The login pages set Secure cookies outside development: talk to them as a browser would, over https.
-    api.client.base_url = "https://testserver"  # type: ignore[assignment]
+    api.client.base_url = "https://testserver"
     form = api.client.get("/auth/register")
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form.text))
     r = api.client.post(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import typing
 from collections.abc import Iterator
 from typing import Any
 
@@ -79,7 +80,7 @@ class World:
             core.commit()
         assert row is not None
         self.sync.drain()
-        return int(row[0]), value
+        return int(typing.cast(str, row[0])), value  # pg_current_xact_id()::text
 
     def read(self, token: int | None = None) -> tuple[str, str]:
         """(ethnicity, server) of one overview read, which must succeed."""

@@ -41,7 +41,7 @@ def scan(url: str, secrets: Iterable[str]) -> dict[str, list[str]]:
     with pg.connect(url) as conn:
         for schema, table, column, data_type in columns(conn):
             q = f'select "{column}"::text from "{schema}"."{table}" where "{column}" is not null'
-            texts = [str(r[0]) for r in conn.execute(q).fetchall()]  # type: ignore[arg-type]
+            texts = [str(r[0]) for r in conn.execute(q).fetchall()]
             if not texts:
                 continue
             blob = "\n".join(texts)

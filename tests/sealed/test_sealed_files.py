@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -101,7 +101,7 @@ def _stored(province: Province, column: Any, row_id: int) -> tuple[bytes | None,
     with pg.connect(province.hub_url) as hub:
         row = hub.execute(f"select {plain}, {column.column} from {column.table} where id = %s", (row_id,)).fetchone()
     assert row is not None
-    return (bytes(row[0]) if row[0] is not None else None), (bytes(row[1]) if row[1] is not None else None)
+    return cast("bytes | None", row[0]), cast("bytes | None", row[1])  # both bytea
 
 
 def _keyring(province: Province) -> Keyring:
@@ -131,7 +131,7 @@ def _objection(province: Province, evidence: bytes) -> tuple[int, int, str]:
             (person_id,),
         ).fetchone()
     assert row is not None
-    period, insurance = int(row[0]), str(row[1])
+    period, insurance = cast(int, row[0]), str(row[1])  # period: integer
     form = ObjectionForm("contribution", period // 100, period % 100, insurance, None, "该月缴费基数与工资单不符")
     with pg.connect(province.hub_url) as hub, pg.connect(province.query_url, autocommit=True) as store:
         made = objections.submit(
@@ -142,7 +142,7 @@ def _objection(province: Province, evidence: bytes) -> tuple[int, int, str]:
             "select id from hub.record_objection_file where objection_id = %s", (int(made["id"]),)
         ).fetchone()
     assert found is not None
-    return int(made["id"]), int(found[0]), person_kit.region_of(province, person_id)
+    return int(made["id"]), cast(int, found[0]), person_kit.region_of(province, person_id)  # id: bigserial
 
 
 def test_files_round_trip_through_the_pages_and_no_column_holds_their_bytes(app: Any, province: Province) -> None:
@@ -163,7 +163,7 @@ def test_files_round_trip_through_the_pages_and_no_column_holds_their_bytes(app:
                 "select max(id) from hub.declaration_attachment where declaration_id = %s", (declaration_id,)
             ).fetchone()
         assert row is not None
-        attachment_id = int(row[0])
+        attachment_id = cast(int, row[0])  # max(id): bigint
         own = unit_client.get(f"{page}/attachments/{attachment_id}")
         assert own.status_code == 200 and own.content == ID_CARD
 

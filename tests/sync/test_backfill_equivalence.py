@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import cast
 
 from core import seed, service
 from hub import pg
@@ -36,7 +37,9 @@ def test_incremental_build_equals_the_core_then_backfill_does_too(dbs: Databases
     assert _all_equal(dbs) == []
     with pg.connect(dbs.query_url) as store:
         regions = store.execute("select count(distinct region_code) from region_parameter where kind = 'ya_wage'")
-        assert regions.fetchone()[0] > 1  # type: ignore[index]
+        row = regions.fetchone()
+        assert row is not None
+        assert cast(int, row[0]) > 1  # count(): bigint
     rebuilt = backfill(dbs.core_url, dbs.query_url)
     assert rebuilt["contribution_month"] == counts["ac43"]
     assert _all_equal(dbs) == []
@@ -46,10 +49,12 @@ def test_changes_after_a_backfill_continue_from_its_snapshot(dbs: Databases) -> 
     seed.seed(dbs.core_url, persons=40, years=1)
     backfill(dbs.core_url, dbs.query_url)
     with pg.connect(dbs.core_url) as core:
-        person, unit = core.execute(
+        row = core.execute(
             "select c.aac001, c.aab001 from core.ac02 c join core.ac01 p using (aac001) "
             "where p.aac084 = '0' and c.aae140 = '120' order by 1 limit 1"
-        ).fetchone()  # type: ignore[misc]
+        ).fetchone()
+        assert row is not None
+        person, unit = cast(int, row[0]), cast(int, row[1])  # aac001, aab001: bigint
         ids = service.plan_contributions(
             core, person, unit, Period(2025, 12), Period(2025, 12), Decimal("9000"), kind="31"
         )

@@ -71,8 +71,8 @@ def test_delete_removes_the_row() -> None:
 
 
 def test_key_change_deletes_the_old_key() -> None:
-    old = {"aaa100": "AAC004", "aaa102": "1", "aaa103": "男"}
-    new = {"aaa100": "AAC004", "aaa102": "9", "aaa103": "男"}
+    old: dict[str, object] = {"aaa100": "AAC004", "aaa102": "1", "aaa103": "男"}
+    new: dict[str, object] = {"aaa100": "AAC004", "aaa102": "9", "aaa103": "男"}
     ops = project(change("U", old, new, "aa10"))
     assert ops[0] == Delete("code_table", ("AAC004", "1"))
     assert isinstance(ops[1], Upsert) and ops[1].key == ("AAC004", "9")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import cast
 
 import psycopg
 import pytest
@@ -126,6 +127,7 @@ def test_bad_change_stops_the_batch_and_keeps_the_checkpoint(
         )
         bad_id = core.execute("select max(id) from core.chg_log").fetchone()
         core.commit()
+    assert bad_id is not None
     assert worker.step() == 0
     status = worker.status()
     assert status.fault is not None and status.alarm
@@ -158,7 +160,9 @@ def test_a_late_committing_transaction_is_not_skipped(dbs: Databases) -> None:
         core_rows.person(slow, 1, name="早写晚提交")  # takes the lower change id, stays open
         core_rows.person(fast, 2, name="晚写早提交")
         fast.commit()
-        ids = dict(fast.execute("select new_row->>'aac001', id from core.chg_log where tbl = 'ac01'").fetchall())
+        ids: dict[str, int] = dict(  # new_row->>'aac001': text, id: bigserial
+            fast.execute("select new_row->>'aac001', id from core.chg_log where tbl = 'ac01'").fetchall()
+        )
         assert ids == {"2": ids["2"]}  # the open transaction's row is invisible to others
         worker.drain()
         with pg.connect(dbs.query_url) as store:
@@ -183,7 +187,7 @@ def test_read_your_writes_token_and_pruning(dbs: Databases) -> None:
         token_row = core.execute("select pg_current_xact_id()::text").fetchone()
         core.commit()
     assert token_row is not None
-    token = int(token_row[0])
+    token = int(cast(str, token_row[0]))  # pg_current_xact_id()::text
     with pg.connect(dbs.query_url) as store:
         cp = apply.load_checkpoint(store, FEED)
         assert cp is not None and not feed.visible(store, token, cp.prev_snapshot)

@@ -12,7 +12,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 import openpyxl
-import xlwt
+import xlwt  # type: ignore[import-untyped]  # xlwt ships no type hints
 
 from hub.ids import make_id_number
 from hub.rules.params import ANNUITY_AAE140, BoundRow, ParamRow, RateRow, RegionParams, WageRow

@@ -71,7 +71,8 @@ def test_rows_and_columns_keep_their_place_when_the_table_starts_at_b3() -> None
     ws.title = DECLARATION_SHEET
     for c, h in enumerate(["公民身份号码", "姓名", "申报月平均工资（元）"], start=2):
         ws.cell(row=3, column=c, value=h)
-    for r, (person, wage) in enumerate(zip(people, [6500, "x"], strict=True), start=4):
+    wages: list[int | str] = [6500, "x"]
+    for r, (person, wage) in enumerate(zip(people, wages, strict=True), start=4):
         ws.cell(row=r, column=2, value=person.id_number)
         ws.cell(row=r, column=3, value=person.name)
         ws.cell(row=r, column=4, value=wage)

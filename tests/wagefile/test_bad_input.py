@@ -8,10 +8,10 @@ import zipfile
 from decimal import Decimal
 from pathlib import Path
 
-import msoffcrypto.format.ooxml
+import msoffcrypto.format.ooxml  # type: ignore[import-untyped]  # msoffcrypto-tool ships no type hints
 import olefile
 import pytest
-import xlwt
+import xlwt  # type: ignore[import-untyped]  # xlwt ships no type hints
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

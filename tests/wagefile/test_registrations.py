@@ -30,7 +30,7 @@ def upload(rows: list[list[Any]]) -> bytes:
     return out.getvalue()
 
 
-def good(number: str, name: str, sex: str, birth: date, **changes: Any) -> list[Any]:
+def good(number: str, name: str, sex: str, birth: date | str, **changes: Any) -> list[Any]:
     row = {
         "id": number,
         "name": name,
