@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import psycopg
 import pytest
@@ -41,6 +42,15 @@ def templates(servers: Servers) -> Iterator[dict[str, str]]:
     yield names
     for name in names.values():
         pg.drop_database(servers.pg_url(name))
+
+
+class DatabaseUrls(Protocol):
+    """What a test app is built from: the four addresses (a fresh ``Databases``, a seeded province)."""
+
+    core_url: str
+    query_url: str
+    hub_url: str
+    redis_url: str
 
 
 class Databases:

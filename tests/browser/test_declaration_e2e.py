@@ -105,7 +105,7 @@ def test_declaration_from_upload_to_the_unit_pages(browser: Browser, e2e_provinc
     province = e2e_province
     unit = province.units[0]
     unit_id, region = int(unit["unit_id"]), str(unit["region_code"])
-    app, _clock = make_app(province, test_fixed_captcha="TEST")  # type: ignore[arg-type]
+    app, _clock = make_app(province, test_fixed_captcha="TEST")
     unit_ctx, staff_ctx, admin_ctx = _context(browser), _context(browser), _context(browser)
     with LiveServer(app) as live, core_api(province.core_url) as api:
         operator = kit.add_unit_operator(app, province.hub_url, unit_id)

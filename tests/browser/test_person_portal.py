@@ -38,7 +38,7 @@ GLYPH = """([text, probe]) => {
 
 @pytest.fixture
 def portal(province: Province) -> Iterator[tuple[LiveServer, Person]]:
-    app, _clock = make_app(province)  # type: ignore[arg-type]
+    app, _clock = make_app(province)
     with LiveServer(app) as live:
         person = person_account(province, app.state.identity.cfg, working_persons(province)[0])
         yield live, person

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.xdist_group("browser")
 
 @pytest.fixture
 def portal(province: Province) -> Iterator[tuple[LiveServer, dict[str, Any]]]:
-    app, _clock = make_app(province, test_fixed_captcha="TEST")  # type: ignore[arg-type]
+    app, _clock = make_app(province, test_fixed_captcha="TEST")
     unit = province.units[0]
     login = f"jbr{uuid.uuid4().hex[:6]}"
     phone = f"137{uuid.uuid4().int % 10**8:08d}"

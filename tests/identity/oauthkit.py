@@ -19,7 +19,7 @@ from hub.access.subject import Channel, StaffRole
 from hub.identity import admin, clients, subjects
 from hub.runtime import Endpoints
 from hub.settings import Settings, SyncSettings
-from tests.conftest import Databases
+from tests.conftest import Databases, DatabaseUrls
 from tests.identity.idkit import T0, MovableClock, auth_settings, last_code
 
 APP_REDIRECT = "cn.gov.hrss.app12333:/oauth/callback"
@@ -43,7 +43,7 @@ class BrowserClient(TestClient):
         return super().post(url, *args, **kwargs)
 
 
-def make_app(dbs: Databases, clock: MovableClock | None = None, **auth: Any) -> tuple[FastAPI, MovableClock]:
+def make_app(dbs: DatabaseUrls, clock: MovableClock | None = None, **auth: Any) -> tuple[FastAPI, MovableClock]:
     settings = Settings(
         environment="test",
         core_db_url=dbs.core_url,
@@ -60,7 +60,7 @@ def make_app(dbs: Databases, clock: MovableClock | None = None, **auth: Any) -> 
     return app, clock
 
 
-def seed_clients_and_staff(dbs: Databases, rt: IdentityRuntime) -> str:
+def seed_clients_and_staff(dbs: DatabaseUrls, rt: IdentityRuntime) -> str:
     """The app (public), a kiosk (client credentials) and a reviewer; returns the reviewer's account id."""
     with pg.connect(dbs.hub_url) as conn:
         clients.register(

@@ -16,7 +16,7 @@ from tests.portal_staff import kit as staff_kit
 
 
 def app_for(province: Province) -> Any:
-    app, _ = make_app(province, test_fixed_captcha="TEST", test_fixed_sms_code=staff_kit.CODE)  # type: ignore[arg-type]
+    app, _ = make_app(province, test_fixed_captcha="TEST", test_fixed_sms_code=staff_kit.CODE)
     return app
 
 

@@ -30,7 +30,7 @@ class Portal:
 
 @pytest.fixture
 def portal(province: Province) -> Iterator[Portal]:
-    app, _clock = make_app(province, test_fixed_captcha="TEST")  # type: ignore[arg-type]
+    app, _clock = make_app(province, test_fixed_captcha="TEST")
     with TestClient(app, raise_server_exceptions=False) as client:
         rt = app.state.identity
         first, second = working_persons(province)[:2]

@@ -29,7 +29,7 @@ COST_PER_SEGMENT = Decimal("0.045")  # SmsSettings.cost_per_segment (yuan per bi
 
 @pytest.fixture
 def app(staff_province: Province) -> Iterator[Any]:
-    built, _ = make_app(staff_province, test_fixed_captcha="TEST", test_fixed_sms_code=kit.CODE)  # type: ignore[arg-type]
+    built, _ = make_app(staff_province, test_fixed_captcha="TEST", test_fixed_sms_code=kit.CODE)
     yield built
 
 

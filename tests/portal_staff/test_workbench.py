@@ -26,7 +26,7 @@ from tests.portal_staff import kit
 
 @pytest.fixture
 def app(staff_province: Province) -> Iterator[Any]:
-    built, _ = make_app(staff_province, test_fixed_captcha="TEST", test_fixed_sms_code=kit.CODE)  # type: ignore[arg-type]
+    built, _ = make_app(staff_province, test_fixed_captcha="TEST", test_fixed_sms_code=kit.CODE)
     yield built
 
 

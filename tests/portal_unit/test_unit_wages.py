@@ -27,7 +27,7 @@ WAGE_COLUMN = 5  # E: 申报月平均工资（元）
 
 @pytest.fixture
 def operator(province: Province) -> Iterator[tuple[TestClient, dict[str, Any]]]:
-    app, _ = make_app(province, test_fixed_captcha="TEST", test_fixed_sms_code=CODE)  # type: ignore[arg-type]
+    app, _ = make_app(province, test_fixed_captcha="TEST", test_fixed_sms_code=CODE)
     unit = province.units[0]
     login = f"wg{uuid.uuid4().hex[:6]}"
     with TestClient(app) as client:

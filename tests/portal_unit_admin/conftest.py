@@ -77,7 +77,7 @@ class Portal:
 
 @pytest.fixture
 def portal(province: Province) -> Iterator[Portal]:
-    app, clock = make_app(province, test_fixed_captcha="TEST", test_fixed_sms_code=CODE)  # type: ignore[arg-type]
+    app, clock = make_app(province, test_fixed_captcha="TEST", test_fixed_sms_code=CODE)
     with TestClient(app) as client:
         yield Portal(app, client, clock, province)
 

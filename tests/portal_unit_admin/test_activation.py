@@ -52,7 +52,7 @@ def core_unit(province: Province) -> Iterator[Any]:
 @pytest.fixture
 def visitor(province: Province) -> Iterator[TestClient]:
     """A browser on an app that sends real (random) SMS codes."""
-    app, _ = make_app(province, test_fixed_captcha="TEST")  # type: ignore[arg-type]
+    app, _ = make_app(province, test_fixed_captcha="TEST")
     with TestClient(app) as client:
         yield client
 

@@ -80,7 +80,7 @@ def _dev_kek() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def app(province: Province) -> Any:
-    built, _ = make_app(province, test_fixed_captcha="TEST", test_fixed_sms_code=staff_kit.CODE)  # type: ignore[arg-type]
+    built, _ = make_app(province, test_fixed_captcha="TEST", test_fixed_sms_code=staff_kit.CODE)
     return built
 
 

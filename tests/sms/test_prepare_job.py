@@ -47,7 +47,7 @@ def province(servers: Servers) -> Iterator[Province]:
 
 @pytest.fixture
 def app(province: Province) -> Iterator[Any]:
-    built, _ = make_app(province, test_fixed_captcha="TEST", test_fixed_sms_code=kit.CODE)  # type: ignore[arg-type]
+    built, _ = make_app(province, test_fixed_captcha="TEST", test_fixed_sms_code=kit.CODE)
     yield built
 
 
